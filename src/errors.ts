@@ -1,0 +1,62 @@
+/**
+ * Structured errors. Code checks `code`, never message text (oras errcode, undici Errors.md).
+ * Messages are single human lines that never contain secrets; callers redact URLs before
+ * building them (see http/redact.ts).
+ */
+export type ErrorCode =
+  | 'CONFIG' // the config file or command line is wrong (exit 2)
+  | 'USAGE' // command line misuse (exit 2)
+  | 'INDEX' // a source's index.yaml could not be fetched or parsed
+  | 'DOWNLOAD' // an archive or .prov could not be downloaded
+  | 'DIGEST' // bytes do not match an expected digest
+  | 'CHART' // the archive is not a chart Helm would accept
+  | 'PROVENANCE' // a .prov check failed
+  | 'REGISTRY' // the registry answered with an error
+  | 'AUTH' // authentication or authorization failed
+  | 'TLS' // a TLS handshake or certificate problem
+  | 'NETWORK' // connection reset, refused, timeout, truncated body
+  | 'CONFLICT' // a tag already holds different content
+  | 'LAYOUT' // an OCI layout or bundle is damaged or unwritable
+  | 'ABORTED' // the run was interrupted
+  | 'INTERNAL';
+
+export class ChartMirrorError extends Error {
+  readonly code: ErrorCode;
+  /** Whether repeating the same operation may succeed (network faults, 429, 5xx). */
+  readonly retryable: boolean;
+  /** HTTP status when the error came from a response. */
+  readonly status?: number;
+  /** Seconds to wait before retrying, from a Retry-After header. */
+  readonly retryAfterMs?: number;
+
+  constructor(
+    code: ErrorCode,
+    message: string,
+    opts: { cause?: unknown; retryable?: boolean; status?: number; retryAfterMs?: number } = {},
+  ) {
+    super(message, opts.cause === undefined ? undefined : { cause: opts.cause });
+    this.name = 'ChartMirrorError';
+    this.code = code;
+    this.retryable = opts.retryable ?? false;
+    this.status = opts.status;
+    this.retryAfterMs = opts.retryAfterMs;
+  }
+}
+
+/** A config or command-line problem: one line naming the key path, exit 2, before any work. */
+export class ConfigError extends ChartMirrorError {
+  constructor(message: string, opts: { cause?: unknown } = {}) {
+    super('CONFIG', message, opts);
+    this.name = 'ConfigError';
+  }
+}
+
+export function isChartMirrorError(e: unknown): e is ChartMirrorError {
+  return e instanceof ChartMirrorError;
+}
+
+/** One line for a user: the message of a known error, or a short description of an unknown one. */
+export function errorMessage(e: unknown): string {
+  if (e instanceof Error) return e.message.split('\n')[0] ?? String(e);
+  return String(e);
+}

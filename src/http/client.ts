@@ -1,0 +1,242 @@
+import { readFileSync } from 'node:fs';
+import { Agent, type Dispatcher } from 'undici';
+import type { Readable } from 'node:stream';
+import { ChartMirrorError, ConfigError } from '../errors.js';
+import { HostGate } from './host-gate.js';
+import { transportError, isRetryableStatus } from './errors.js';
+import { parseRetryAfter } from './retry.js';
+import { displayUrl } from './redact-url.js';
+import { redact } from '../util/secrets.js';
+
+export interface TlsSettings {
+  /** CA bundle file(s); replaces the system roots, as Helm's caFile does. */
+  ca?: string | string[];
+  /** Client certificate and key files (mutual TLS). */
+  cert?: string;
+  key?: string;
+  insecureSkipVerify?: boolean;
+}
+
+export interface Timeouts {
+  /** TCP + TLS connect. Default 15 s. */
+  connectMs: number;
+  /** From sending a request to its response headers. Default 120 s. */
+  headersMs: number;
+  /** Longest silence while reading a body. Default 60 s. */
+  bodyIdleMs: number;
+}
+
+export const DEFAULT_TIMEOUTS: Timeouts = { connectMs: 15_000, headersMs: 120_000, bodyIdleMs: 60_000 };
+
+export interface EndpointSettings {
+  tls?: TlsSettings;
+  /** Connections per origin (the per-host concurrency limit). */
+  connections: number;
+  /** Optional requests-per-second cap per host. */
+  requestsPerSecond?: number;
+  timeouts?: Partial<Timeouts>;
+}
+
+export interface HttpRequest {
+  method: 'GET' | 'HEAD' | 'POST' | 'PUT' | 'PATCH' | 'DELETE';
+  url: string;
+  headers?: Record<string, string>;
+  body?: Buffer | string;
+  signal?: AbortSignal;
+}
+
+export interface HttpResponse {
+  status: number;
+  url: string;
+  headers: Record<string, string | string[] | undefined>;
+  /** First value of a header (names are lower case). */
+  header(name: string): string | undefined;
+  body: Readable;
+  /** The whole body; fails with a NETWORK error past `maxBytes`. */
+  buffer(maxBytes?: number): Promise<Buffer>;
+  /** At most `maxBytes` of the body as text; the rest is discarded. For error bodies. */
+  peekText(maxBytes?: number): Promise<string>;
+  /** Discard the body so the connection can be reused. */
+  dump(): Promise<void>;
+}
+
+/**
+ * One place for transport: an undici Agent per endpoint settings (TLS, connection limit,
+ * timeouts), host-wide pacing, and errors that carry a code and a redacted URL. Keep-alive
+ * HTTP/1.1; no content decoding (archives are stored exactly as served).
+ */
+export class HttpClient {
+  private readonly agents = new Map<string, Agent>();
+  private readonly gates = new Map<string, HostGate>();
+
+  constructor(private readonly opts: { userAgent: string; timeouts?: Partial<Timeouts> }) {}
+
+  /** A handle for requests that share TLS settings and limits. */
+  endpoint(settings: EndpointSettings): Endpoint {
+    const timeouts = { ...DEFAULT_TIMEOUTS, ...this.opts.timeouts, ...settings.timeouts };
+    const key = JSON.stringify([settings.tls ?? null, settings.connections, timeouts]);
+    let agent = this.agents.get(key);
+    if (!agent) {
+      agent = new Agent({
+        connections: settings.connections,
+        pipelining: 1,
+        keepAliveTimeout: 30_000,
+        headersTimeout: timeouts.headersMs,
+        bodyTimeout: timeouts.bodyIdleMs,
+        allowH2: false,
+        connect: { timeout: timeouts.connectMs, ...tlsOptions(settings.tls) },
+      });
+      this.agents.set(key, agent);
+    }
+    return new Endpoint(this, agent, settings.requestsPerSecond);
+  }
+
+  gate(host: string, requestsPerSecond?: number): HostGate {
+    let g = this.gates.get(host);
+    if (!g) {
+      g = new HostGate(host, requestsPerSecond);
+      this.gates.set(host, g);
+    }
+    return g;
+  }
+
+  get userAgent(): string {
+    return this.opts.userAgent;
+  }
+
+  async close(): Promise<void> {
+    await Promise.all([...this.agents.values()].map((a) => a.close().catch(() => undefined)));
+    this.agents.clear();
+  }
+}
+
+function readPem(file: string, what: string): Buffer {
+  try {
+    return readFileSync(file);
+  } catch (e) {
+    throw new ConfigError(`${what}: cannot read ${file}: ${(e as NodeJS.ErrnoException).code ?? e}`);
+  }
+}
+
+function tlsOptions(tls: TlsSettings | undefined): Record<string, unknown> {
+  if (!tls) return {};
+  const out: Record<string, unknown> = {};
+  if (tls.ca) {
+    const files = Array.isArray(tls.ca) ? tls.ca : [tls.ca];
+    out.ca = files.map((f) => readPem(f, 'tls.ca'));
+  }
+  if (tls.cert) out.cert = readPem(tls.cert, 'tls.cert');
+  if (tls.key) out.key = readPem(tls.key, 'tls.key');
+  if (tls.insecureSkipVerify) out.rejectUnauthorized = false;
+  return out;
+}
+
+export class Endpoint {
+  constructor(
+    private readonly client: HttpClient,
+    private readonly dispatcher: Dispatcher,
+    private readonly requestsPerSecond?: number,
+  ) {}
+
+  /** Pause all requests to `host` (after a 429 without Retry-After, say). */
+  pause(host: string, ms: number): void {
+    this.client.gate(host, this.requestsPerSecond).pause(ms);
+  }
+
+  /**
+   * Send one request. Every status comes back as a response; only transport failures throw.
+   * A 429 or 503 with Retry-After pauses the whole host.
+   */
+  async send(req: HttpRequest): Promise<HttpResponse> {
+    const u = new URL(req.url);
+    const gate = this.client.gate(u.host, this.requestsPerSecond);
+    await gate.pass(req.signal);
+    const headers: Record<string, string> = { 'user-agent': this.client.userAgent, ...req.headers };
+    let res: Dispatcher.ResponseData;
+    try {
+      res = await this.dispatcher.request({
+        origin: u.origin,
+        path: `${u.pathname}${u.search}`,
+        method: req.method,
+        headers,
+        body: req.body,
+        signal: req.signal,
+      });
+    } catch (e) {
+      throw transportError(e, req.method, req.url);
+    }
+    if (res.statusCode === 429 || (res.statusCode === 503 && res.headers['retry-after'])) {
+      const after = parseRetryAfter(first(res.headers['retry-after']));
+      gate.pause(after ?? 1000);
+    }
+    return wrapResponse(res, req);
+  }
+}
+
+function first(v: string | string[] | undefined): string | undefined {
+  return Array.isArray(v) ? v[0] : v;
+}
+
+function wrapResponse(res: Dispatcher.ResponseData, req: HttpRequest): HttpResponse {
+  const body = res.body as unknown as Readable;
+  return {
+    status: res.statusCode,
+    url: req.url,
+    headers: res.headers as Record<string, string | string[] | undefined>,
+    header: (name) => first(res.headers[name.toLowerCase()] as string | string[] | undefined),
+    body,
+    async buffer(maxBytes = Number.MAX_SAFE_INTEGER) {
+      const chunks: Buffer[] = [];
+      let total = 0;
+      try {
+        for await (const chunk of body) {
+          total += (chunk as Buffer).length;
+          if (total > maxBytes) {
+            body.destroy();
+            throw new ChartMirrorError('DOWNLOAD', `${req.method} ${displayUrl(req.url)}: body larger than ${maxBytes} bytes`);
+          }
+          chunks.push(chunk as Buffer);
+        }
+      } catch (e) {
+        throw transportError(e, req.method, req.url);
+      }
+      return Buffer.concat(chunks, total);
+    },
+    async peekText(maxBytes = 8192) {
+      const chunks: Buffer[] = [];
+      let total = 0;
+      try {
+        for await (const chunk of body) {
+          chunks.push(chunk as Buffer);
+          total += (chunk as Buffer).length;
+          if (total >= maxBytes) break;
+        }
+      } catch {
+        // An unreadable error body is not worth a second error.
+      } finally {
+        body.destroy();
+      }
+      return redact(Buffer.concat(chunks).subarray(0, maxBytes).toString('utf8'));
+    },
+    async dump() {
+      try {
+        await (res.body as unknown as { dump(opts?: { limit: number }): Promise<void> }).dump({ limit: 65536 });
+      } catch {
+        body.destroy();
+      }
+    },
+  };
+}
+
+/** A ChartMirrorError for an unexpected status; retryable for 408, 429 and 5xx. */
+export function statusError(
+  code: ConstructorParameters<typeof ChartMirrorError>[0],
+  res: HttpResponse,
+  message: string,
+): ChartMirrorError {
+  return new ChartMirrorError(code, redact(message), {
+    status: res.status,
+    retryable: isRetryableStatus(res.status),
+    retryAfterMs: parseRetryAfter(res.header('retry-after')),
+  });
+}

@@ -1,0 +1,13 @@
+/**
+ * A URL fit for a message: no userinfo, no query (upload locations carry signed state, S3 and
+ * GCS URLs carry signatures), no fragment.
+ */
+export function displayUrl(url: string | URL): string {
+  try {
+    const u = typeof url === 'string' ? new URL(url) : url;
+    const query = u.search ? '?…' : '';
+    return `${u.protocol}//${u.host}${u.pathname}${query}`;
+  } catch {
+    return String(url).replace(/\/\/[^/@]*@/, '//***@').replace(/\?.*$/, '?…');
+  }
+}
