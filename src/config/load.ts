@@ -1,0 +1,464 @@
+import { readFile } from 'node:fs/promises';
+import { dirname, isAbsolute, resolve } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import yaml from 'js-yaml';
+import semver from 'semver';
+import type { z } from 'zod';
+import { ConfigError } from '../errors.js';
+import { expandEnv } from './env.js';
+import { formatPath } from './paths.js';
+import { closest } from './suggest.js';
+import {
+  ConfigSchema,
+  type RawCharts,
+  type RawConfig,
+  type RawSource,
+  type RawTarget,
+  type RawTls,
+  type RawVerify,
+} from './schema.js';
+import { parseDuration, parseSize } from './units.js';
+import type { TlsSettings } from '../http/client.js';
+import type { RetryPolicy } from '../http/retry.js';
+import type { ProvenanceMode } from '../chart/provenance.js';
+
+export interface VersionSelection {
+  versions?: string;
+  latest?: number;
+  since?: Date;
+  until?: Date;
+  prereleases: boolean;
+  deprecated: 'include' | 'skip';
+}
+
+export interface Selection extends VersionSelection {
+  include?: string[];
+  exclude?: string[];
+  overrides: Record<string, VersionSelection>;
+}
+
+export interface SourceConfig {
+  name: string;
+  /** Normalised repository URL: http(s):// or file:// (plain paths become file:// URLs). */
+  url: string;
+  auth?: { username: string; password: string };
+  passCredentials: boolean;
+  tls?: TlsSettings;
+  provenance: { mode: ProvenanceMode; keyring: string[] };
+  selection: Selection;
+  targets: string[];
+  connections: number;
+}
+
+export interface TargetConfig {
+  name: string;
+  kind: 'registry' | 'layout';
+  /** Registry `host[:port]`. */
+  host?: string;
+  /** Path under the registry (`mirror` in oci://host/mirror); empty for none. */
+  basePath: string;
+  layoutDir?: string;
+  /** Repository template with {source} and {chart}. */
+  repository: string;
+  plainHttp: boolean;
+  auth?: { username?: string; password?: string; token?: string; identityToken?: string; trustedRealmHosts?: string[] };
+  tls?: TlsSettings;
+  onConflict: 'fail' | 'overwrite';
+  manifestMediaType: boolean;
+  mount: boolean;
+  chunkSize: number;
+  connections: number;
+  requestsPerSecond?: number;
+}
+
+export interface MirrorConfig {
+  file: string;
+  dir: string;
+  sources: SourceConfig[];
+  targets: TargetConfig[];
+  concurrency: number;
+  stateDir: string;
+  timeouts: { connectMs: number; headersMs: number; bodyIdleMs: number };
+  retry: RetryPolicy;
+}
+
+export const DEFAULT_CONCURRENCY = 16;
+const DEFAULT_SOURCE_CONNECTIONS = 8;
+const DEFAULT_REGISTRY_CONNECTIONS = 16;
+
+/** Read, expand and validate a config file. Every problem is a ConfigError naming its key path. */
+export async function loadConfig(file: string, env: NodeJS.ProcessEnv = process.env): Promise<MirrorConfig> {
+  const abs = resolve(file);
+  let text: string;
+  try {
+    text = await readFile(abs, 'utf8');
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    throw new ConfigError(
+      code === 'ENOENT'
+        ? `${file}: config file not found (create one or pass --config FILE)`
+        : `${file}: cannot read config file (${code ?? (e as Error).message})`,
+    );
+  }
+  return parseConfig(text, abs, env);
+}
+
+export function parseConfig(text: string, file: string, env: NodeJS.ProcessEnv = process.env): MirrorConfig {
+  let doc: unknown;
+  try {
+    doc = yaml.load(text, { filename: file });
+  } catch (e) {
+    const err = e as { reason?: string; mark?: { line: number; column: number } };
+    const where = err.mark ? `:${err.mark.line + 1}:${err.mark.column + 1}` : '';
+    throw new ConfigError(`${file}${where}: invalid YAML: ${err.reason ?? (e as Error).message}`);
+  }
+  if (doc === null || doc === undefined) throw new ConfigError(`${file}: the config file is empty`);
+  if (typeof doc !== 'object' || Array.isArray(doc)) throw new ConfigError(`${file}: the config must be a YAML mapping`);
+  const expanded = expandEnv(doc, env);
+  const parsed = ConfigSchema.safeParse(expanded);
+  if (!parsed.success) throw new ConfigError(formatIssues(parsed.error.issues, expanded));
+  return resolveConfig(parsed.data, file);
+}
+
+function formatIssues(issues: z.core.$ZodIssue[], input: unknown): string {
+  const lines = issues.slice(0, 5).map((issue) => formatIssue(issue, input));
+  if (issues.length > 5) lines.push(`(${issues.length - 5} more problems)`);
+  return lines.join('\n');
+}
+
+function valueAt(input: unknown, path: readonly PropertyKey[]): unknown {
+  let cur = input;
+  for (const p of path) {
+    if (cur === null || typeof cur !== 'object') return undefined;
+    cur = (cur as Record<PropertyKey, unknown>)[p];
+  }
+  return cur;
+}
+
+function describeType(v: unknown): string {
+  if (v === null) return 'null';
+  if (Array.isArray(v)) return 'a list';
+  if (v instanceof Date) return 'a date';
+  if (typeof v === 'object') return 'a mapping';
+  return `a ${typeof v}`;
+}
+
+function formatIssue(issue: z.core.$ZodIssue, input: unknown): string {
+  const where = formatPath(issue.path);
+  switch (issue.code) {
+    case 'unrecognized_keys': {
+      const known = keysAt(ConfigSchema, issue.path);
+      return issue.keys
+        .map((k) => {
+          const guess = closest(k, known);
+          const p = formatPath([...issue.path, k]);
+          return `${p}: unknown key${guess ? ` (did you mean "${guess}"?)` : known.length ? ` (expected one of: ${known.join(', ')})` : ''}`;
+        })
+        .join('\n');
+    }
+    case 'invalid_type': {
+      const got = valueAt(input, issue.path);
+      if (got === undefined) return `${where}: is required`;
+      return `${where}: must be ${article(issue.expected)}, not ${describeType(got)}`;
+    }
+    case 'invalid_value':
+      return `${where}: must be one of ${issue.values.map((v) => JSON.stringify(v)).join(', ')}`;
+    case 'invalid_union': {
+      const got = valueAt(input, issue.path);
+      return `${where}: ${got === undefined ? 'is required' : `has an invalid value (${describeType(got)})`}`;
+    }
+    default:
+      return `${where}: ${lowerFirst(issue.message)}`;
+  }
+}
+
+function article(t: string): string {
+  const names: Record<string, string> = {
+    string: 'a string',
+    number: 'a number',
+    boolean: 'true or false',
+    array: 'a list',
+    object: 'a mapping',
+    int: 'an integer',
+    date: 'a date',
+  };
+  return names[t] ?? t;
+}
+
+function lowerFirst(s: string): string {
+  return s.charAt(0).toLowerCase() + s.slice(1);
+}
+
+/** Known keys of the object schema at `path`, for "did you mean". */
+export function keysAt(schema: z.ZodType, path: readonly PropertyKey[]): string[] {
+  let cur: unknown = schema;
+  const unwrap = (s: unknown): unknown => {
+    for (let i = 0; i < 10; i++) {
+      const def = (s as { _zod?: { def?: Record<string, unknown> } })._zod?.def;
+      if (!def) return s;
+      if (def.type === 'optional' || def.type === 'nullable' || def.type === 'default') s = def.innerType;
+      else if (def.type === 'union') {
+        const opts = def.options as unknown[];
+        const obj = opts.find((o) => (o as { _zod?: { def?: { type?: string } } })._zod?.def?.type === 'object');
+        if (!obj) return s;
+        s = obj;
+      } else return s;
+    }
+    return s;
+  };
+  for (const p of path) {
+    cur = unwrap(cur);
+    const def = (cur as { _zod: { def: Record<string, unknown> } })._zod.def;
+    if (def.type === 'array' && typeof p === 'number') cur = def.element;
+    else if (def.type === 'object') cur = (def.shape as Record<string, unknown>)[String(p)];
+    else if (def.type === 'record') cur = def.valueType;
+    else return [];
+    if (!cur) return [];
+  }
+  cur = unwrap(cur);
+  const def = (cur as { _zod: { def: Record<string, unknown> } })._zod.def;
+  return def.type === 'object' ? Object.keys(def.shape as object).filter((k) => k !== '$schema') : [];
+}
+
+function resolveConfig(raw: RawConfig, file: string): MirrorConfig {
+  const dir = dirname(file);
+  const abs = (p: string) => (isAbsolute(p) ? p : resolve(dir, p));
+  const fail = (path: (string | number)[], msg: string): never => {
+    throw new ConfigError(`${formatPath(path)}: ${msg}`);
+  };
+
+  const targetNames = new Set<string>();
+  raw.targets.forEach((t, i) => {
+    if (targetNames.has(t.name)) fail(['targets', i, 'name'], `duplicate target name "${t.name}"`);
+    targetNames.add(t.name);
+  });
+  const sourceNames = new Set<string>();
+  raw.sources.forEach((s, i) => {
+    if (sourceNames.has(s.name)) fail(['sources', i, 'name'], `duplicate source name "${s.name}"`);
+    sourceNames.add(s.name);
+  });
+
+  const connections = raw.http?.connections;
+  const targets = raw.targets.map((t, i) => resolveTarget(t, ['targets', i], abs, fail, connections?.registries));
+  const sources = raw.sources.map((s, i) =>
+    resolveSource(s, ['sources', i], raw, abs, fail, targetNames, connections?.sources),
+  );
+
+  const timeouts = raw.http?.timeouts;
+  const retries = raw.http?.retries;
+  return {
+    file,
+    dir,
+    sources,
+    targets,
+    concurrency: raw.concurrency ?? DEFAULT_CONCURRENCY,
+    stateDir: raw.state ? abs(raw.state) : resolve(dir, '.chartmirror'),
+    timeouts: {
+      connectMs: timeouts?.connect !== undefined ? parseDuration(timeouts.connect) : 15_000,
+      headersMs: timeouts?.headers !== undefined ? parseDuration(timeouts.headers) : 120_000,
+      bodyIdleMs: timeouts?.body !== undefined ? parseDuration(timeouts.body) : 60_000,
+    },
+    retry: {
+      attempts: retries?.attempts ?? 5,
+      baseDelayMs: retries?.backoff !== undefined ? parseDuration(retries.backoff) : 250,
+      maxDelayMs: retries?.maxBackoff !== undefined ? parseDuration(retries.maxBackoff) : 30_000,
+      maxRetryAfterMs: retries?.maxRetryAfter !== undefined ? parseDuration(retries.maxRetryAfter) : 600_000,
+    },
+  };
+}
+
+type Fail = (path: (string | number)[], msg: string) => never;
+
+function resolveTls(tls: RawTls | undefined, path: (string | number)[], abs: (p: string) => string, fail: Fail): TlsSettings | undefined {
+  if (!tls) return undefined;
+  if (Boolean(tls.cert) !== Boolean(tls.key)) fail([...path, tls.cert ? 'key' : 'cert'], 'cert and key must be given together');
+  return {
+    ca: tls.ca === undefined ? undefined : (Array.isArray(tls.ca) ? tls.ca : [tls.ca]).map(abs),
+    cert: tls.cert ? abs(tls.cert) : undefined,
+    key: tls.key ? abs(tls.key) : undefined,
+    insecureSkipVerify: tls.insecureSkipVerify ?? false,
+  };
+}
+
+const REPO_COMPONENT = /^[a-z0-9]+((\.|_|__|-+)[a-z0-9]+)*$/;
+
+function resolveTarget(
+  t: RawTarget,
+  path: (string | number)[],
+  abs: (p: string) => string,
+  fail: Fail,
+  defaultConnections: number | undefined,
+): TargetConfig {
+  if (t.url && t.layout) fail(path, 'give either url (a registry) or layout (a directory), not both');
+  if (!t.url && !t.layout) fail(path, 'needs url: oci://host/path (a registry) or layout: DIR (an OCI layout directory)');
+  let host: string | undefined;
+  let basePath = '';
+  if (t.url) {
+    if (!t.url.startsWith('oci://')) fail([...path, 'url'], 'must start with oci://');
+    const rest = t.url.slice('oci://'.length).replace(/\/+$/, '');
+    const slash = rest.indexOf('/');
+    host = slash < 0 ? rest : rest.slice(0, slash);
+    basePath = slash < 0 ? '' : rest.slice(slash + 1);
+    if (!host || !/^[A-Za-z0-9.-]+(:\d+)?$|^\[[0-9a-fA-F:]+\](:\d+)?$/.test(host)) {
+      fail([...path, 'url'], `"${t.url}" has no valid registry host`);
+    }
+    if (basePath.includes(':') || basePath.includes('@')) fail([...path, 'url'], 'must not contain a tag or digest');
+    for (const c of basePath ? basePath.split('/') : []) {
+      if (!REPO_COMPONENT.test(c)) fail([...path, 'url'], `path component "${c}" is not a valid repository name (lowercase letters, digits, . _ -)`);
+    }
+  }
+  const repository = t.repository ?? (basePath ? `${basePath}/{chart}` : '{chart}');
+  validateTemplate(repository, [...path, 'repository'], fail);
+  if (t.auth) {
+    const a = t.auth;
+    const kinds = [a.password, a.token, a.identityToken].filter((x) => x !== undefined).length;
+    if (kinds > 1) fail([...path, 'auth'], 'give one of username/password, token or identityToken');
+    if (a.password !== undefined && a.username === undefined) fail([...path, 'auth', 'username'], 'is required with password');
+    if (a.username !== undefined && kinds === 0) fail([...path, 'auth', 'password'], 'is required with username');
+  }
+  return {
+    name: t.name,
+    kind: t.url ? 'registry' : 'layout',
+    host,
+    basePath,
+    layoutDir: t.layout ? abs(t.layout) : undefined,
+    repository,
+    plainHttp: t.plainHttp ?? false,
+    auth: t.auth,
+    tls: resolveTls(t.tls, [...path, 'tls'], abs, fail),
+    onConflict: t.onConflict ?? 'fail',
+    manifestMediaType: t.manifestMediaType ?? false,
+    mount: t.mount ?? true,
+    chunkSize: t.chunkSize !== undefined ? parseSize(t.chunkSize) : 64 * 1024 * 1024,
+    connections: t.connections ?? defaultConnections ?? DEFAULT_REGISTRY_CONNECTIONS,
+    requestsPerSecond: t.requestsPerSecond,
+  };
+}
+
+function validateTemplate(template: string, path: (string | number)[], fail: Fail): void {
+  const unknown = [...template.matchAll(/\{([^}]*)\}/g)].map((m) => m[1]).filter((n) => n !== 'source' && n !== 'chart');
+  if (unknown.length) fail(path, `unknown placeholder {${unknown[0]}} (use {source} and {chart})`);
+  if (!template.includes('{chart}')) fail(path, 'must contain {chart}');
+  const sample = template.replaceAll('{source}', 'src').replaceAll('{chart}', 'chart');
+  for (const c of sample.split('/')) {
+    if (!REPO_COMPONENT.test(c)) fail(path, `"${template}" is not a valid repository path (lowercase letters, digits, . _ - and /)`);
+  }
+}
+
+function resolveSource(
+  s: RawSource,
+  path: (string | number)[],
+  raw: RawConfig,
+  abs: (p: string) => string,
+  fail: Fail,
+  targetNames: Set<string>,
+  defaultConnections: number | undefined,
+): SourceConfig {
+  let url: string;
+  if (/^https?:\/\//i.test(s.url)) {
+    try {
+      const u = new URL(s.url);
+      if (u.username || u.password) fail([...path, 'url'], 'put credentials in auth, not in the URL');
+      url = u.toString();
+    } catch {
+      return fail([...path, 'url'], `"${s.url}" is not a valid URL`);
+    }
+  } else if (/^file:\/\//i.test(s.url)) {
+    url = new URL(s.url).toString();
+  } else if (/^[a-z][a-z0-9+.-]*:\/\//i.test(s.url)) {
+    return fail([...path, 'url'], `unsupported scheme in "${s.url}" (use http://, https://, file:// or a path)`);
+  } else {
+    url = pathToFileURL(abs(s.url)).toString();
+  }
+  for (const [i, t] of (s.targets ?? []).entries()) {
+    if (!targetNames.has(t)) {
+      const guess = closest(t, [...targetNames]);
+      fail([...path, 'targets', i], `no target named "${t}"${guess ? ` (did you mean "${guess}"?)` : ''}`);
+    }
+  }
+  const verify: RawVerify = { ...raw.verify, ...s.verify };
+  const keyring = verify.keyring === undefined ? [] : (Array.isArray(verify.keyring) ? verify.keyring : [verify.keyring]).map(abs);
+  const mode: ProvenanceMode = verify.provenance ?? (keyring.length ? 'verify' : 'copy');
+  if ((mode === 'verify' || mode === 'require') && keyring.length === 0) {
+    fail([...path, 'verify', 'keyring'], `provenance: ${mode} needs a keyring`);
+  }
+  return {
+    name: s.name,
+    url,
+    auth: s.auth,
+    passCredentials: s.passCredentials ?? false,
+    tls: resolveTls(s.tls, [...path, 'tls'], abs, fail),
+    provenance: { mode, keyring },
+    selection: resolveSelection(raw, s, path, fail),
+    targets: s.targets ?? [...targetNames],
+    connections: s.connections ?? defaultConnections ?? DEFAULT_SOURCE_CONNECTIONS,
+  };
+}
+
+type SelectionInput = Pick<RawConfig, 'versions' | 'latest' | 'since' | 'until' | 'prereleases' | 'deprecated'> & {
+  charts?: RawCharts;
+};
+
+function resolveSelection(raw: SelectionInput, s: SelectionInput, path: (string | number)[], fail: Fail): Selection {
+  const pick = <K extends keyof SelectionInput>(k: K) => (s[k] !== undefined ? s[k] : raw[k]);
+  const base = resolveVersionSelection(
+    {
+      versions: pick('versions'),
+      latest: pick('latest'),
+      since: pick('since'),
+      until: pick('until'),
+      prereleases: pick('prereleases'),
+      deprecated: pick('deprecated'),
+    },
+    path,
+    fail,
+  );
+  const charts = s.charts ?? raw.charts;
+  const overrides: Record<string, VersionSelection> = {};
+  for (const [name, o] of Object.entries(charts?.overrides ?? {})) {
+    overrides[name] = resolveVersionSelection(
+      {
+        versions: o.versions ?? base.versions,
+        latest: o.latest ?? base.latest,
+        since: o.since ?? base.since,
+        until: o.until ?? base.until,
+        prereleases: o.prereleases ?? base.prereleases,
+        deprecated: o.deprecated ?? base.deprecated,
+      },
+      [...path, 'charts', 'overrides', name],
+      fail,
+    );
+  }
+  return { ...base, include: charts?.include, exclude: charts?.exclude, overrides };
+}
+
+function resolveVersionSelection(
+  v: {
+    versions?: string;
+    latest?: number;
+    since?: Date | string;
+    until?: Date | string;
+    prereleases?: boolean;
+    deprecated?: 'include' | 'skip';
+  },
+  path: (string | number)[],
+  fail: Fail,
+): VersionSelection {
+  if (v.versions !== undefined && semver.validRange(v.versions, { loose: true }) === null) {
+    fail([...path, 'versions'], `"${v.versions}" is not a valid semver range`);
+  }
+  const date = (d: Date | string | undefined, key: string): Date | undefined => {
+    if (d === undefined) return undefined;
+    const t = d instanceof Date ? d : new Date(d);
+    if (Number.isNaN(t.getTime())) fail([...path, key], `"${String(d)}" is not a date (use YYYY-MM-DD or RFC 3339)`);
+    return t;
+  };
+  return {
+    versions: v.versions,
+    latest: v.latest,
+    since: date(v.since, 'since'),
+    until: date(v.until, 'until'),
+    prereleases: v.prereleases ?? true,
+    deprecated: v.deprecated ?? 'include',
+  };
+}

@@ -1,0 +1,188 @@
+import { z } from 'zod';
+
+/**
+ * The schema of mirror.config.yaml. Every option states its default here, where it is defined
+ * (oras option doc comments); `chartmirror schema` prints this as JSON Schema for editors.
+ */
+
+const nonEmpty = z.string().min(1, 'must not be empty');
+
+/** `30s`, `500ms`, `2m`, `1h`, or a number of seconds. */
+export const Duration = z
+  .union([z.number().nonnegative(), z.string().regex(/^\d+(\.\d+)?\s*(ms|s|m|h)$/, 'must be a duration such as 500ms, 30s, 2m')])
+  .describe('A duration: a number of seconds, or a string such as 500ms, 30s, 2m, 1h.');
+
+/** `64MiB`, `1G`, `512k`, or a number of bytes. */
+export const Size = z
+  .union([
+    z.number().int().positive(),
+    z.string().regex(/^\d+(\.\d+)?\s*([kmgt]i?b?|b)?$/i, 'must be a size such as 512KiB, 64MiB, 1G'),
+  ])
+  .describe('A size: a number of bytes, or a string such as 512KiB, 64MiB, 1G.');
+
+export const TlsSchema = z
+  .strictObject({
+    ca: z
+      .union([nonEmpty, z.array(nonEmpty).min(1)])
+      .optional()
+      .describe('CA bundle file(s) that replace the system roots for this server.'),
+    cert: nonEmpty.optional().describe('Client certificate (PEM) for mutual TLS; needs key.'),
+    key: nonEmpty.optional().describe('Client private key (PEM) for mutual TLS; needs cert.'),
+    insecureSkipVerify: z.boolean().optional().describe('Do not verify the server certificate. Default false.'),
+  })
+  .describe('TLS settings for one server.');
+
+export const ProvenanceMode = z.enum(['ignore', 'copy', 'verify', 'require']);
+
+export const VerifySchema = z
+  .strictObject({
+    provenance: ProvenanceMode.optional().describe(
+      'ignore: no .prov; copy: carry .prov and check it without a key; verify: copy + signature must verify against the keyring; require: verify + every chart must have a .prov. Default: verify with a keyring, else copy.',
+    ),
+    keyring: z
+      .union([nonEmpty, z.array(nonEmpty).min(1)])
+      .optional()
+      .describe('OpenPGP public keys: binary keyring (gpg --export) or ASCII-armored files.'),
+  })
+  .describe('How .prov provenance files are handled.');
+
+const semverRange = z.string().min(1).describe('A semver range, e.g. ">=1.0.0 <3.0.0".');
+const dateLike = z
+  .union([z.date(), z.string().min(1)])
+  .describe('A date or RFC 3339 time compared with the index `created` field, e.g. 2024-01-01.');
+
+/** Version selection; on a source, at the top level (default for every source), or per chart. */
+const versionSelection = {
+  versions: semverRange.optional().describe('Mirror only versions in this semver range. Default: all.'),
+  latest: z.number().int().positive().optional().describe('Only the newest N versions per chart, after the range, in semver order.'),
+  since: dateLike.optional().describe('Only versions created on or after this date (index `created`).'),
+  until: dateLike.optional().describe('Only versions created before this date (index `created`).'),
+  prereleases: z.boolean().optional().describe('Include prerelease versions. Default true: a migration takes everything.'),
+  deprecated: z.enum(['include', 'skip']).optional().describe('Whether deprecated chart versions are mirrored. Default include.'),
+};
+
+export const ChartOverrideSchema = z.strictObject(versionSelection);
+
+export const ChartsSchema = z
+  .strictObject({
+    include: z.array(nonEmpty).optional().describe('Chart name globs to mirror. Default: all.'),
+    exclude: z.array(nonEmpty).optional().describe('Chart name globs to leave out (wins over include).'),
+    overrides: z
+      .record(z.string(), ChartOverrideSchema)
+      .optional()
+      .describe('Per-chart version selection, by chart name.'),
+  })
+  .describe('Which charts of a source to mirror.');
+
+const selection = {
+  charts: ChartsSchema.optional(),
+  ...versionSelection,
+};
+
+export const SourceAuthSchema = z.strictObject({
+  username: z.string().describe('HTTP basic username.'),
+  password: z.string().describe('HTTP basic password; use ${VAR} to read it from the environment.'),
+});
+
+export const SourceSchema = z.strictObject({
+  name: nonEmpty.describe('Unique name of the source; used in reports and in repository templates.'),
+  url: nonEmpty.describe('The repository URL (index at <url>/index.yaml): http(s)://, file:// or a plain path.'),
+  auth: SourceAuthSchema.optional(),
+  passCredentials: z
+    .boolean()
+    .optional()
+    .describe('Send credentials to chart URLs on other hosts too. Default false (only the repository host).'),
+  tls: TlsSchema.optional(),
+  verify: VerifySchema.optional(),
+  targets: z.array(nonEmpty).min(1).optional().describe('Names of the targets this source goes to. Default: every target.'),
+  connections: z.number().int().positive().optional().describe('Connections to this source host. Default http.connections.sources.'),
+  ...selection,
+});
+
+export const TargetAuthSchema = z
+  .strictObject({
+    username: z.string().optional(),
+    password: z.string().optional(),
+    token: z.string().optional().describe('A ready bearer token, sent as is.'),
+    identityToken: z.string().optional().describe('An OAuth2 refresh token (identity token) exchanged for access tokens.'),
+    trustedRealmHosts: z
+      .array(nonEmpty)
+      .optional()
+      .describe('Token-service hosts other than the registry that may receive these credentials.'),
+  })
+  .describe('Registry credentials. Default: Helm registry config, then Docker config.json.');
+
+export const TargetSchema = z.strictObject({
+  name: nonEmpty.describe('Unique name of the target.'),
+  url: nonEmpty.optional().describe('oci://host[:port]/path: charts land at <path>/<chart>:<tag>.'),
+  layout: nonEmpty.optional().describe('An OCI image-layout directory instead of a registry.'),
+  repository: nonEmpty
+    .optional()
+    .describe('Template for the repository path with {source} and {chart}. Default: <url path>/{chart} ({chart} for a layout).'),
+  plainHttp: z.boolean().optional().describe('Talk HTTP instead of HTTPS. Default false.'),
+  auth: TargetAuthSchema.optional(),
+  tls: TlsSchema.optional(),
+  onConflict: z
+    .enum(['fail', 'overwrite'])
+    .optional()
+    .describe('When a tag already holds a different manifest: fail the item (default) or overwrite it.'),
+  manifestMediaType: z
+    .boolean()
+    .optional()
+    .describe('Add mediaType to manifests for registries that demand it. The digest then differs from helm push. Default false.'),
+  mount: z.boolean().optional().describe('Mount blobs already pushed to another repository of this registry. Default true.'),
+  chunkSize: Size.optional().describe('Blobs above this size are uploaded in chunks. Default 64MiB.'),
+  connections: z.number().int().positive().optional().describe('Connections to this registry host. Default http.connections.registries.'),
+  requestsPerSecond: z.number().positive().optional().describe('Cap on requests per second to this registry. Default none.'),
+});
+
+export const HttpSchema = z.strictObject({
+  timeouts: z
+    .strictObject({
+      connect: Duration.optional().describe('TCP and TLS connect timeout. Default 15s.'),
+      headers: Duration.optional().describe('Wait for response headers. Default 120s.'),
+      body: Duration.optional().describe('Longest silence while reading a body. Default 60s.'),
+    })
+    .optional(),
+  retries: z
+    .strictObject({
+      attempts: z.number().int().min(1).max(100).optional().describe('Attempts per operation, the first included. Default 5.'),
+      backoff: Duration.optional().describe('First backoff step, doubled per attempt, with jitter. Default 250ms.'),
+      maxBackoff: Duration.optional().describe('Longest backoff step. Default 30s.'),
+      maxRetryAfter: Duration.optional().describe('Longest Retry-After honoured before giving up. Default 10m.'),
+    })
+    .optional(),
+  connections: z
+    .strictObject({
+      sources: z.number().int().positive().optional().describe('Connections per source host. Default 8.'),
+      registries: z.number().int().positive().optional().describe('Connections per registry host. Default 16.'),
+    })
+    .optional(),
+});
+
+export const ConfigSchema = z.strictObject({
+  $schema: z.string().optional(),
+  sources: z.array(SourceSchema).min(1, 'at least one source is required'),
+  targets: z.array(TargetSchema).min(1, 'at least one target is required'),
+  verify: VerifySchema.optional(),
+  concurrency: z.number().int().positive().max(256).optional().describe('Chart versions in flight. Default 16.'),
+  http: HttpSchema.optional(),
+  state: nonEmpty.optional().describe('State directory (journal, index cache). Default .chartmirror/ beside the config file.'),
+  ...selection,
+});
+
+export type RawConfig = z.infer<typeof ConfigSchema>;
+export type RawSource = z.infer<typeof SourceSchema>;
+export type RawTarget = z.infer<typeof TargetSchema>;
+export type RawVerify = z.infer<typeof VerifySchema>;
+export type RawTls = z.infer<typeof TlsSchema>;
+export type RawCharts = z.infer<typeof ChartsSchema>;
+
+export function configJsonSchema(): unknown {
+  const schema = z.toJSONSchema(ConfigSchema, { io: 'input', unrepresentable: 'any' }) as Record<string, unknown>;
+  return {
+    ...schema,
+    $id: 'https://chartmirror.dev/schema/mirror.config.schema.json',
+    title: 'chartmirror configuration (mirror.config.yaml)',
+  };
+}

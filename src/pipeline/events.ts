@@ -1,0 +1,41 @@
+/** Final state of one chart version at one target. */
+export type ItemStatus = 'pushed' | 'present' | 'failed' | 'planned' | 'excluded';
+
+export interface ItemResult {
+  source: string;
+  chart: string;
+  version: string;
+  target: string;
+  status: ItemStatus;
+  /** Manifest digest (pushed, present, planned-when-known). */
+  digest?: string;
+  /** Why it failed or was excluded, one human line. */
+  reason?: string;
+  /** Error code of a failure (ErrorCode in errors.ts). */
+  code?: string;
+  repository?: string;
+  tag?: string;
+  /** Where it lives now: oci://host/repo@sha256:… or the layout equivalent. */
+  reference?: string;
+  /** The archive URL in the source. */
+  url?: string;
+  provenance?: 'ignored' | 'absent' | 'checked' | 'verified';
+  warnings?: string[];
+  /** Bytes this run sent to the target for this item. */
+  bytesUploaded?: number;
+  /** Size of the source archive. */
+  archiveSize?: number;
+  /** How `present` was known: the journal (no request) or the target itself. */
+  via?: 'journal' | 'target';
+}
+
+export type PipelineEvent =
+  | { type: 'source-indexed'; source: string; versions: number; selected: number; excluded: number; notModified: boolean }
+  | { type: 'plan'; total: number; pending: number; present: number; failed: number; excluded: number; targets: string[] }
+  | { type: 'item-start'; source: string; chart: string; version: string }
+  | { type: 'item'; result: ItemResult }
+  | { type: 'retry'; what: string; attempt: number; delayMs: number; error: string }
+  | { type: 'warning'; message: string }
+  | { type: 'stopping'; signal: string };
+
+export type EventSink = (event: PipelineEvent) => void;

@@ -1,0 +1,136 @@
+import { mkdir, open, readFile, type FileHandle } from 'node:fs/promises';
+import { join } from 'node:path';
+import { ChartMirrorError } from '../errors.js';
+import { writeFileAtomic } from '../util/fs-atomic.js';
+
+export interface JournalEntry {
+  /** Manifest digest the target confirmed. */
+  digest: string;
+  /** sha256 of the source archive it was built from (index digest), to notice republished versions. */
+  archive?: string;
+  /** When it was confirmed (ISO time). */
+  at: string;
+}
+
+export interface JournalKey {
+  source: string;
+  chart: string;
+  version: string;
+  /** Target identity (URL or layout path) + repository: a moved target is a new destination. */
+  destination: string;
+}
+
+const FILE = 'journal.jsonl';
+/** fsync at most this often; every line is written at once, so a SIGKILL loses nothing written. */
+const SYNC_INTERVAL_MS = 200;
+
+/**
+ * Crash-safe record of what each target has confirmed. One JSON line per confirmation, appended
+ * with a single write() as soon as the target confirmed it, fsynced in small groups. A torn last
+ * line (power loss mid-write) is ignored. On open the file is compacted when it has grown well
+ * past the number of live entries.
+ */
+export class Journal {
+  private readonly entries = new Map<string, JournalEntry>();
+  private fh: FileHandle | undefined;
+  private syncTimer: NodeJS.Timeout | undefined;
+  private syncing: Promise<void> = Promise.resolve();
+  private dirtySinceSync = false;
+  private lines = 0;
+  ignoredLines = 0;
+
+  private constructor(
+    readonly dir: string,
+    private readonly readOnly: boolean,
+  ) {}
+
+  static key(k: JournalKey): string {
+    return JSON.stringify([k.source, k.chart, k.version, k.destination]);
+  }
+
+  /** Open (creating the state directory unless read-only) and load every confirmed entry. */
+  static async open(dir: string, opts: { readOnly?: boolean } = {}): Promise<Journal> {
+    const j = new Journal(dir, opts.readOnly ?? false);
+    await j.load();
+    return j;
+  }
+
+  private get path(): string {
+    return join(this.dir, FILE);
+  }
+
+  private async load(): Promise<void> {
+    let text = '';
+    try {
+      text = await readFile(this.path, 'utf8');
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code !== 'ENOENT') {
+        throw new ChartMirrorError('CONFIG', `state ${this.path}: cannot read journal (${(e as NodeJS.ErrnoException).code})`);
+      }
+    }
+    for (const line of text.split('\n')) {
+      if (!line) continue;
+      this.lines++;
+      try {
+        const rec = JSON.parse(line) as { k: string; d: string; a?: string; t: string };
+        if (typeof rec.k !== 'string' || typeof rec.d !== 'string') throw new Error('bad record');
+        this.entries.set(rec.k, { digest: rec.d, archive: rec.a, at: rec.t });
+      } catch {
+        // A torn line from a crash mid-write: that item was not confirmed, so it is redone.
+        this.ignoredLines++;
+      }
+    }
+    if (this.readOnly) return;
+    await mkdir(this.dir, { recursive: true });
+    if (this.ignoredLines > 0 || this.lines > 2 * this.entries.size + 1000) await this.compact();
+    this.fh = await open(this.path, 'a');
+  }
+
+  private async compact(): Promise<void> {
+    const body = [...this.entries].map(([k, e]) => line(k, e)).join('');
+    await writeFileAtomic(this.path, body);
+    this.lines = this.entries.size;
+    this.ignoredLines = 0;
+  }
+
+  get size(): number {
+    return this.entries.size;
+  }
+
+  get(key: string): JournalEntry | undefined {
+    return this.entries.get(key);
+  }
+
+  /** Record a confirmation. The line is in the file (page cache) when this resolves. */
+  async record(key: string, entry: Omit<JournalEntry, 'at'>): Promise<void> {
+    const full: JournalEntry = { ...entry, at: new Date().toISOString() };
+    this.entries.set(key, full);
+    if (!this.fh) return;
+    await this.fh.write(line(key, full));
+    this.lines++;
+    this.dirtySinceSync = true;
+    this.syncTimer ??= setTimeout(() => {
+      this.syncTimer = undefined;
+      this.syncing = this.sync();
+    }, SYNC_INTERVAL_MS);
+  }
+
+  private async sync(): Promise<void> {
+    if (!this.fh || !this.dirtySinceSync) return;
+    this.dirtySinceSync = false;
+    await this.fh.sync().catch(() => undefined);
+  }
+
+  async close(): Promise<void> {
+    if (this.syncTimer) clearTimeout(this.syncTimer);
+    this.syncTimer = undefined;
+    await this.syncing;
+    await this.sync();
+    await this.fh?.close();
+    this.fh = undefined;
+  }
+}
+
+function line(k: string, e: JournalEntry): string {
+  return `${JSON.stringify({ k, d: e.digest, a: e.archive, t: e.at })}\n`;
+}

@@ -1,0 +1,134 @@
+import { ChartMirrorError, errorMessage, isChartMirrorError } from '../errors.js';
+import type { SourceConfig } from '../config/load.js';
+import { loadChartArchive } from '../chart/archive.js';
+import { checkProvenance, type Keyring } from '../chart/provenance.js';
+import { buildChartArtifact, createdFromIndex, type ChartArtifact } from '../oci/artifact.js';
+import type { IndexEntry } from '../source/index-file.js';
+import type { ChartRepository } from '../source/repository.js';
+import { archiveFileName, provenanceUrl } from '../source/resolve-url.js';
+import { displayUrl } from '../http/redact-url.js';
+import { sha256Digest } from '../util/digest.js';
+
+/** A chart version fetched, verified and built, ready for every target. */
+export interface PreparedChart {
+  url: string;
+  archive: Buffer;
+  archiveDigest: string;
+  provenance: 'ignored' | 'absent' | 'checked' | 'verified';
+  warnings: string[];
+  /** The artifact, with or without `mediaType` in the manifest body (per target). */
+  artifact(manifestMediaType: boolean): ChartArtifact;
+}
+
+/**
+ * Download the archive (each of `urls` in turn) and its .prov, verify everything that can be
+ * verified, and build the helm-identical artifact. Throws with a reason that says which check
+ * failed; nothing is pushed for a chart version that fails here.
+ */
+export async function prepareArtifact(
+  source: SourceConfig,
+  repo: ChartRepository,
+  entry: IndexEntry,
+  keyrings: Map<string, Keyring>,
+  signal?: AbortSignal,
+): Promise<PreparedChart> {
+  if (entry.urls.length === 0) {
+    throw new ChartMirrorError('INDEX', 'the index lists no URLs for this version');
+  }
+  const { url, archive } = await downloadArchive(repo, entry, signal);
+  const archiveDigest = sha256Digest(archive);
+
+  const mode = source.provenance.mode;
+  const prov = mode === 'ignore' ? undefined : await repo.download(provenanceUrl(url), { what: 'provenance', signal });
+
+  const chart = await loadChartArchive(archive);
+  const md = chart.metadata;
+  if (md.name !== entry.name) {
+    throw new ChartMirrorError('CHART', `Chart.yaml name "${md.name}" does not match the index name "${entry.name}"`);
+  }
+  if (md.version !== entry.version) {
+    throw new ChartMirrorError('CHART', `Chart.yaml version "${md.version}" does not match the index version "${entry.version}"`);
+  }
+
+  let provenance: PreparedChart['provenance'] = 'ignored';
+  const warnings: string[] = [];
+  if (mode !== 'ignore') {
+    const keyring = source.provenance.keyring.length ? keyrings.get(JSON.stringify(source.provenance.keyring)) : undefined;
+    const result = await checkProvenance({
+      mode,
+      prov,
+      archiveSha256: archiveDigest.slice('sha256:'.length),
+      archiveFileName: archiveFileName(url),
+      chartName: md.name ?? entry.name,
+      chartVersion: md.version ?? entry.version,
+      keyring,
+    });
+    provenance = result.status;
+    warnings.push(...result.warnings);
+  }
+
+  const created = createdFromIndex(entry.created);
+  const built = new Map<boolean, ChartArtifact>();
+  return {
+    url,
+    archive,
+    archiveDigest,
+    provenance,
+    warnings,
+    artifact(manifestMediaType: boolean) {
+      let a = built.get(manifestMediaType);
+      if (!a) {
+        a = buildChartArtifact({ chart, archive, provenance: mode === 'ignore' ? undefined : prov, created, manifestMediaType });
+        built.set(manifestMediaType, a);
+      }
+      return a;
+    },
+  };
+}
+
+/**
+ * The first of `urls` that answers wins (Helm uses only the first; we fall back). A download
+ * that does not match the index digest is fetched once more before it is called corrupt.
+ */
+async function downloadArchive(
+  repo: ChartRepository,
+  entry: IndexEntry,
+  signal?: AbortSignal,
+): Promise<{ url: string; archive: Buffer }> {
+  const failures: string[] = [];
+  for (const ref of entry.urls) {
+    let url: string;
+    try {
+      url = repo.chartUrl(ref);
+    } catch {
+      failures.push(`"${ref}" is not a valid URL`);
+      continue;
+    }
+    try {
+      let archive = await repo.download(url, { what: 'archive', signal });
+      if (!archive) {
+        failures.push(`GET ${displayUrl(url)}: 404 not found`);
+        continue;
+      }
+      if (entry.digest && sha256Digest(archive) !== entry.digest) {
+        archive = await repo.download(url, { what: 'archive', signal });
+        if (archive && sha256Digest(archive) !== entry.digest) {
+          throw new ChartMirrorError(
+            'DIGEST',
+            `archive digest mismatch: ${displayUrl(url)} has ${sha256Digest(archive)}, the index says ${entry.digest}`,
+          );
+        }
+        if (!archive) {
+          failures.push(`GET ${displayUrl(url)}: 404 not found`);
+          continue;
+        }
+      }
+      return { url, archive };
+    } catch (e) {
+      if (isChartMirrorError(e) && (e.code === 'DIGEST' || e.code === 'ABORTED')) throw e;
+      failures.push(errorMessage(e));
+    }
+  }
+  const reason = failures.length === 1 ? failures[0]! : `${failures.join('; ')}`;
+  throw new ChartMirrorError('DOWNLOAD', `download failed: ${reason}`);
+}

@@ -1,0 +1,63 @@
+import { mkdir } from 'node:fs/promises';
+import { dirname } from 'node:path';
+import type { RunResult } from '../pipeline/run.js';
+import { writeFileAtomic } from '../util/fs-atomic.js';
+import { redact } from '../util/secrets.js';
+import { VERSION } from '../version.js';
+import { sortItems, summarise } from './summary.js';
+
+/** Version of the report format; bumped only on incompatible changes (docs/report.schema.json). */
+export const REPORT_SCHEMA_VERSION = 1;
+
+export function jsonReport(command: string, result: RunResult): unknown {
+  return {
+    schemaVersion: REPORT_SCHEMA_VERSION,
+    tool: { name: 'chartmirror', version: VERSION },
+    command,
+    dryRun: result.dryRun,
+    interrupted: result.interrupted,
+    startedAt: result.startedAt.toISOString(),
+    finishedAt: result.finishedAt.toISOString(),
+    durationMs: result.finishedAt.getTime() - result.startedAt.getTime(),
+    summary: summarise(result.items),
+    items: sortItems(result.items).map((i) => ({
+      source: i.source,
+      chart: i.chart,
+      version: i.version,
+      target: i.target,
+      status: i.status,
+      digest: i.digest ?? null,
+      reason: i.reason ?? null,
+      ...(i.code ? { code: i.code } : {}),
+      ...(i.repository ? { repository: i.repository } : {}),
+      ...(i.tag ? { tag: i.tag } : {}),
+      ...(i.reference ? { reference: i.reference } : {}),
+      ...(i.url ? { url: publicUrl(i.url) } : {}),
+      ...(i.provenance ? { provenance: i.provenance } : {}),
+      ...(i.via ? { via: i.via } : {}),
+      ...(i.bytesUploaded !== undefined ? { bytesUploaded: i.bytesUploaded } : {}),
+      ...(i.archiveSize !== undefined ? { archiveSize: i.archiveSize } : {}),
+      ...(i.warnings?.length ? { warnings: i.warnings } : {}),
+    })),
+  };
+}
+
+/** Write a report file atomically; secrets are scrubbed from every string on the way out. */
+export async function writeReportFile(file: string, content: string): Promise<void> {
+  await mkdir(dirname(file), { recursive: true });
+  await writeFileAtomic(file, redact(content), { fsync: false });
+}
+
+/** A source URL fit for a report: no userinfo, no query (signed URLs carry secrets there). */
+export function publicUrl(url: string): string {
+  try {
+    const u = new URL(url);
+    u.username = '';
+    u.password = '';
+    u.search = '';
+    u.hash = '';
+    return u.toString();
+  } catch {
+    return url;
+  }
+}

@@ -1,0 +1,115 @@
+import { describe, expect, it } from 'vitest';
+import { parseConfig } from '../../src/config/load.js';
+import { ConfigError } from '../../src/errors.js';
+import { redact } from '../../src/util/secrets.js';
+
+const FILE = '/work/cfg/mirror.config.yaml';
+
+function load(text: string, env: Record<string, string> = {}) {
+  return parseConfig(text, FILE, env);
+}
+
+function problem(text: string, env: Record<string, string> = {}): string {
+  try {
+    load(text, env);
+  } catch (e) {
+    expect(e).toBeInstanceOf(ConfigError);
+    return (e as Error).message;
+  }
+  throw new Error('expected a config error');
+}
+
+const minimal = `
+sources:
+  - name: example
+    url: https://charts.example.com/sub
+targets:
+  - name: registry
+    url: oci://127.0.0.1:5000/mirror
+    plainHttp: true
+  - name: disk
+    layout: ./out/oci
+`;
+
+describe('config', () => {
+  it('normalises the documented example', () => {
+    const c = load(minimal);
+    expect(c.sources[0]).toMatchObject({ name: 'example', url: 'https://charts.example.com/sub', passCredentials: false, targets: ['registry', 'disk'] });
+    expect(c.sources[0]!.provenance).toEqual({ mode: 'copy', keyring: [] });
+    expect(c.targets[0]).toMatchObject({ kind: 'registry', host: '127.0.0.1:5000', basePath: 'mirror', repository: 'mirror/{chart}', plainHttp: true, onConflict: 'fail' });
+    expect(c.targets[1]).toMatchObject({ kind: 'layout', layoutDir: '/work/cfg/out/oci', repository: '{chart}' });
+    expect(c.stateDir).toBe('/work/cfg/.chartmirror');
+    expect(c.concurrency).toBe(16);
+  });
+
+  it('turns plain paths into file URLs relative to the config file', () => {
+    const c = load(minimal.replace('https://charts.example.com/sub', './repo'));
+    expect(c.sources[0]!.url).toBe('file:///work/cfg/repo');
+  });
+
+  it('expands ${VAR} and registers secrets for redaction', () => {
+    const c = load(minimal.replace('    plainHttp: true', '    plainHttp: true\n    auth: {username: pusher, password: "${REG_PASSWORD}"}'), {
+      REG_PASSWORD: 'hunter2-very-secret',
+    });
+    expect(c.targets[0]!.auth).toEqual({ username: 'pusher', password: 'hunter2-very-secret' });
+    expect(redact('failed with hunter2-very-secret')).toBe('failed with ***');
+  });
+
+  it('names an unset variable and where it is used', () => {
+    expect(problem(minimal.replace('sub', '${REPO_PATH}'))).toBe('sources[0].url: environment variable REPO_PATH is not set');
+  });
+
+  it('rejects a target URL without oci:// naming the key path', () => {
+    expect(problem(minimal.replace('oci://127.0.0.1:5000/mirror', 'https://127.0.0.1:5000/mirror'))).toBe(
+      'targets[0].url: must start with oci://',
+    );
+    expect(problem(minimal.replace('layout: ./out/oci', 'url: 127.0.0.1:5000/x'))).toBe('targets[1].url: must start with oci://');
+  });
+
+  it('suggests the key a typo meant', () => {
+    expect(problem(minimal.replace('plainHttp', 'plainHTTP'))).toBe('targets[0].plainHTTP: unknown key (did you mean "plainHttp"?)');
+    expect(problem(minimal + 'concurency: 4\n')).toBe('concurency: unknown key (did you mean "concurrency"?)');
+  });
+
+  it('reports wrong types with the path', () => {
+    expect(problem(minimal.replace('plainHttp: true', 'plainHttp: "yes please"'))).toBe(
+      'targets[0].plainHttp: must be true or false, not a string',
+    );
+    expect(problem(minimal.replace('  - name: disk\n    layout: ./out/oci\n', '') + 'concurrency: many\n')).toBe(
+      'concurrency: must be a number, not a string',
+    );
+  });
+
+  it('rejects duplicates, missing and contradictory settings', () => {
+    expect(problem(minimal.replace('name: disk', 'name: registry'))).toBe('targets[1].name: duplicate target name "registry"');
+    expect(problem(minimal.replace('    layout: ./out/oci', '    layout: ./out/oci\n    url: oci://h/x'))).toMatch(/^targets\[1\]: give either url/);
+    expect(problem('sources: []\ntargets: []\n')).toMatch(/^sources: at least one source is required/);
+    expect(problem(minimal.replace('https://charts.example.com/sub', 'ftp://x/y'))).toMatch(/^sources\[0\]\.url: unsupported scheme/);
+    expect(problem(minimal.replace('/mirror', '/Mirror'))).toMatch(/^targets\[0\]\.url: path component "Mirror"/);
+    expect(problem(minimal.replace('/mirror', '/mirror:latest'))).toMatch(/^targets\[0\]\.url: must not contain a tag/);
+  });
+
+  it('checks target references from sources', () => {
+    expect(problem(minimal.replace('    url: https://charts.example.com/sub', '    url: https://charts.example.com/sub\n    targets: [registy]'))).toBe(
+      'sources[0].targets[0]: no target named "registy" (did you mean "registry"?)',
+    );
+  });
+
+  it('reports invalid YAML with a position', () => {
+    expect(problem('sources: [\n')).toMatch(/^\/work\/cfg\/mirror\.config\.yaml:\d+:\d+: invalid YAML/);
+  });
+
+  it('defaults provenance to verify when a keyring is given, and demands a keyring for verify', () => {
+    const c = load(minimal + 'verify: {keyring: keys/pub.gpg}\n');
+    expect(c.sources[0]!.provenance).toEqual({ mode: 'verify', keyring: ['/work/cfg/keys/pub.gpg'] });
+    expect(problem(minimal + 'verify: {provenance: require}\n')).toBe('sources[0].verify.keyring: provenance: require needs a keyring');
+  });
+
+  it('validates repository templates', () => {
+    expect(problem(minimal.replace('    plainHttp: true', '    plainHttp: true\n    repository: "mirror/{name}"'))).toMatch(
+      /unknown placeholder \{name\}/,
+    );
+    const c = load(minimal.replace('    plainHttp: true', '    plainHttp: true\n    repository: "{source}/charts/{chart}"'));
+    expect(c.targets[0]!.repository).toBe('{source}/charts/{chart}');
+  });
+});
