@@ -9,7 +9,7 @@ import { formatBytes, formatDuration, summarise } from '../report/summary.js';
 import { redact } from '../util/secrets.js';
 import { EXIT } from './exit-codes.js';
 import { installSignalHandlers } from './signals.js';
-import type { GlobalArgs } from './main.js';
+import type { GlobalArgs } from './options.js';
 
 export interface SyncArgs extends GlobalArgs {
   report?: string;
