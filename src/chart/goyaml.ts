@@ -204,7 +204,10 @@ const NOT_ALLOWED = /[^\t\n\r\x20-\x7e\x85\xa0-\ud7ff\ue000-\ufffd\u{10000}-\u{1
 
 /** goyaml v2 (old libyaml) accepts only `%YAML 1.1` among version directives. */
 function checkDirectives(text: string): void {
-  for (const line of text.split(/\r?\n/)) {
+  for (let pos = 0; pos < text.length; ) {
+    const nl = text.indexOf('\n', pos);
+    const line = text.slice(pos, nl < 0 ? text.length : nl);
+    pos = nl < 0 ? text.length : nl + 1;
     if (/^\s*$/.test(line) || line.startsWith('#')) continue;
     if (!line.startsWith('%')) return;
     const m = /^%YAML[ \t]+(\d+)\.(\d+)/.exec(line);
@@ -362,10 +365,6 @@ export function daysIn(month: number, year: number): number {
   return [31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31][month - 1];
 }
 
-function intValue(v: bigint): GoValue {
-  return v;
-}
-
 /** goyaml v2 `resolve(tag, in)`: the resolved tag and value. */
 function resolve(tag: string, input: string): [string, GoValue] {
   const resolvable = tag === '' || tag === STR || tag === BOOL || tag === INT || tag === FLOAT || tag === NULL || tag === TIMESTAMP;
@@ -389,9 +388,9 @@ function resolveInner(tag: string, input: string): [string, GoValue] {
       if ((tag === '' || tag === TIMESTAMP) && isTimestamp(input)) return [TIMESTAMP, input];
       const plain = input.replace(/_/g, '');
       const i = goParseInt0(plain);
-      if (i !== undefined) return [INT, intValue(i)];
+      if (i !== undefined) return [INT, i];
       const u = goParseUint0(plain);
-      if (u !== undefined) return [INT, intValue(u)];
+      if (u !== undefined) return [INT, u];
       if (YAML_STYLE_FLOAT.test(plain)) {
         const f = goParseFloat(plain);
         if (f !== undefined) return [FLOAT, f];

@@ -13,6 +13,7 @@ import { loadChartArchive } from '../../src/chart/archive.js';
 import { ChartMirrorError } from '../../src/errors.js';
 import { buildChartArtifact, formatCreated } from '../../src/oci/artifact.js';
 import { haveBinaries } from '../support/bins.js';
+import { packageChart } from '../support/charts.js';
 import { craftTgz } from '../support/craft.js';
 import { REPO_ROOT, runHelm, type HelmMajor } from '../support/helm.js';
 import { startRegistry, type RunningRegistry } from '../support/registry.js';
@@ -138,3 +139,36 @@ describe.skipIf(!haveBinaries('docker-registry'))('manifest digest equals real h
   });
 });
 
+describe.skipIf(!haveBinaries('docker-registry'))('archives made by real helm package', () => {
+  let reg: RunningRegistry;
+  beforeAll(async () => {
+    reg = await startRegistry();
+  });
+  afterAll(async () => {
+    await reg?.stop();
+  });
+
+  // helm create's chart plus our awkward Chart.yaml (helm package re-marshals it) and files.
+  // helm package refuses dependencies missing from charts/, so those fixtures are left out.
+  const packable = AWKWARD_CHARTS.filter(
+    (c) => c.helm3 === 'ok' && c.helm4 === 'ok' && !c.oursRefuses && !Object.values(c.files).some((t) => t.includes('dependencies:')),
+  );
+  it.each(packable.flatMap((c) => [3, 4].map((m) => [`${c.id} (helm ${m} package)`, c, m as HelmMajor] as const)))('%s', async (_id, c, major) => {
+    const { ['Chart.yaml']: chartYaml, ...files } = c.files;
+    const spec = { name: c.dir, version: '0.0.0', chartYaml, files };
+    if (major === 4 && /\.inf|\.nan/i.test(chartYaml)) {
+      // Helm 4's generic loader (package, install, template; not push) first decodes Chart.yaml
+      // into a struct with only apiVersion, so an Inf/NaN anywhere cannot become JSON.
+      await expect(packageChart(await tmpDir('pkg-'), spec, { helm: major })).rejects.toThrow(/unsupported value: \+Inf/);
+      return;
+    }
+    const file = await packageChart(await tmpDir('pkg-'), spec, { helm: major });
+    const cse: Case = { id: `pkg-${major}-${c.id}`, tgz: await readFile(file), mtime: c.mtime };
+    const [h3, h4, me] = await Promise.all([helmPush(3, reg, cse), helmPush(4, reg, cse), ours(cse)]);
+    expect(h3.ok && h4.ok, `helm pushes its own package (h3: ${h3.ok ? 'ok' : h3.error}; h4: ${h4.ok ? 'ok' : h4.error})`).toBe(true);
+    if (h3.ok && h4.ok) {
+      expect(h4.digest).toBe(h3.digest);
+      expect(me.ok ? me.digest : me.error).toBe(h3.digest);
+    }
+  });
+});
