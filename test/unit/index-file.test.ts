@@ -1,0 +1,129 @@
+import { existsSync } from 'node:fs';
+import { readFile } from 'node:fs/promises';
+import { join, resolve } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { parseIndex } from '../../src/source/index-file.js';
+import { decodeInto, validateMetadata, type ChartMetadata } from '../../src/chart/metadata.js';
+import { REPO_ROOT } from '../support/helm.js';
+import { AWKWARD_CHARTS } from '../chart/fixtures-awkward.js';
+
+const TESTDATA = resolve(REPO_ROOT, '../shared/helm-testdata/repo');
+
+function parse(text: string) {
+  return parseIndex(Buffer.from(text), 'test');
+}
+
+const summary = (r: ReturnType<typeof parse>) => r.entries.map((e) => `${e.name}@${e.version}`).sort();
+
+describe.skipIf(!existsSync(TESTDATA))("Helm's own index vectors", () => {
+  it('reads local-index.yaml and its JSON twin the same way', async () => {
+    const y = parseIndex(await readFile(join(TESTDATA, 'local-index.yaml')), 'yaml');
+    const j = parseIndex(await readFile(join(TESTDATA, 'local-index.json')), 'json');
+    expect(summary(y)).toEqual(['alpine@1.0.0', 'chartWithNoURL@1.0.0', 'nginx@0.1.0', 'nginx@0.2.0']);
+    expect(y.entries).toEqual(j.entries);
+    const alpine = y.entries.find((e) => e.name === 'alpine')!;
+    expect(alpine.urls).toEqual(['https://charts.helm.sh/stable/alpine-1.0.0.tgz', 'http://storage2.googleapis.com/kubernetes-charts/alpine-1.0.0.tgz']);
+    expect(y.entries.find((e) => e.name === 'chartWithNoURL')!.urls).toEqual([]);
+    // "sha256:1234567890abcdef" is not a usable digest: it is not checked rather than failing everything.
+    expect(alpine.digest).toBeUndefined();
+  });
+
+  it.each(['chartmuseum-index.yaml', 'local-index-unordered.yaml', 'local-index-annotations.yaml', 'server/index.yaml'])('reads %s', async (file) => {
+    const r = parseIndex(await readFile(join(TESTDATA, file)), file);
+    expect(r.problems).toEqual([]);
+    expect(r.entries.length).toBeGreaterThan(0);
+    for (const e of r.entries) expect(e.version).toMatch(/^\d/);
+  });
+});
+
+describe('index entries', () => {
+  it('reads YAML 1.1 scalars as Helm does', () => {
+    const r = parse(`apiVersion: v1
+entries:
+  a:
+  - {name: a, version: 1.10, urls: [a-1.10.tgz], created: 2024-01-02T03:04:05.678Z, digest: ${'AB'.repeat(32)}}
+  - {name: a, version: "1.10", urls: [a.tgz], deprecated: yes}
+`);
+    expect(r.entries.map((e) => e.version)).toEqual(['1.1', '1.10']);
+    expect(r.entries[0]!.created).toBe('2024-01-02T03:04:05.678Z');
+    expect(r.entries[0]!.digest).toBe(`sha256:${'ab'.repeat(32)}`);
+    expect(r.entries[1]!.deprecated).toBe(true);
+  });
+
+  it('reports entries Helm drops, with the reason, and keeps the rest', () => {
+    const r = parse(`apiVersion: v1
+entries:
+  ok: [{name: ok, version: 1.0.0, urls: [ok.tgz]}]
+  nover: [{name: nover, urls: [x.tgz]}]
+  badver: [{name: badver, version: not-semver, urls: [x.tgz]}]
+  slash: [{name: "a/b", version: 1.0.0}]
+  badtype: [{name: badtype, version: 1.0.0, type: daemon}]
+  nullmaint: [{name: nullmaint, version: 1.0.0, maintainers: [~]}]
+  dupdep: [{name: dupdep, version: 1.0.0, dependencies: [{name: x, repository: r}, {name: x, repository: r}]}]
+  empty: [~]
+`);
+    expect(summary(r)).toEqual(['dupdep@1.0.0', 'ok@1.0.0']); // duplicate dependencies: ignored by Helm's index loader (helm#12748)
+    const reasons = Object.fromEntries(r.problems.map((p) => [p.chart, p.reason]));
+    expect(reasons.nover).toMatch(/version is required/);
+    expect(reasons.badver).toMatch(/version "not-semver" is invalid/);
+    expect(reasons['a/b']).toMatch(/name "a\/b" is invalid/);
+    expect(reasons.badtype).toMatch(/type must be application or library/);
+    expect(reasons.nullmaint).toMatch(/maintainers must not contain empty or null nodes/);
+    expect(reasons.empty).toMatch(/empty entry/);
+  });
+
+  it('treats a version listed twice as one item', () => {
+    const r = parse('apiVersion: v1\nentries:\n  a:\n  - {name: a, version: 1.0.0, urls: [first.tgz]}\n  - {name: a, version: 1.0.0, urls: [second.tgz]}\n');
+    expect(r.entries).toHaveLength(1);
+    expect(r.entries[0]!.urls).toEqual(['first.tgz']);
+  });
+
+  it('tolerates unknown keys with a warning (Helm refuses the whole index)', () => {
+    const r = parse('apiVersion: v1\nsomething: else\nentries:\n  a:\n  - {name: a, version: 1.0.0, flavour: mint}\n');
+    expect(summary(r)).toEqual(['a@1.0.0']);
+    expect(r.warnings.join(' ')).toMatch(/unknown keys tolerated.*something.*a\[\]\.flavour/);
+  });
+
+  it('refuses what is not an index, in one line', () => {
+    expect(() => parse('')).toThrow(/empty index\.yaml/);
+    expect(() => parse('entries: [1, 2')).toThrow(/not valid YAML/);
+    expect(() => parse('- a\n- b\n')).toThrow(/not a mapping/);
+  });
+
+  it('decides like the exact Chart.yaml decoder on every awkward fixture', () => {
+    // The index reader's fast path must keep and drop exactly what Helm's full decoding would.
+    let compared = 0;
+    for (const c of AWKWARD_CHARTS) {
+      const chartYaml = c.files['Chart.yaml'];
+      if (!chartYaml) continue;
+      const md: ChartMetadata = {};
+      try {
+        decodeInto(md, chartYaml, 'Chart.yaml');
+      } catch {
+        continue; // Helm fails the whole index on such an entry; we tolerate it on purpose
+      }
+      md.apiVersion ||= 'v1';
+      let exact: ChartMetadata | undefined = md;
+      try {
+        validateMetadata(md);
+      } catch (e) {
+        // Helm's index loader ignores exactly one validation error (helm#12748).
+        if (!/more than one dependency/.test((e as Error).message)) exact = undefined;
+      }
+      const indented = chartYaml.split('\n').map((l) => (l ? `    ${l}` : l)).join('\n');
+      let fast;
+      try {
+        fast = parse(`apiVersion: v1\nentries:\n  x:\n  -\n${indented}\n`);
+      } catch {
+        continue; // YAML the fast reader rejects outright (libyaml-only quirks): not an index concern
+      }
+      compared++;
+      if (exact) {
+        expect(fast.entries.map((e) => [e.name, e.version]), c.id).toEqual([[exact.name, exact.version]]);
+      } else {
+        expect(fast.entries, c.id).toEqual([]);
+      }
+    }
+    expect(compared).toBeGreaterThan(12);
+  });
+});
