@@ -1,6 +1,7 @@
+import { setMaxListeners } from 'node:events';
 import { readFileSync } from 'node:fs';
 import { Agent, type Dispatcher } from 'undici';
-import type { Readable } from 'node:stream';
+import { Readable } from 'node:stream';
 import { ChartMirrorError, ConfigError } from '../errors.js';
 import { HostGate } from './host-gate.js';
 import { transportError, isRetryableStatus } from './errors.js';
@@ -148,6 +149,7 @@ export class Endpoint {
    * A 429 or 503 with Retry-After pauses the whole host.
    */
   async send(req: HttpRequest): Promise<HttpResponse> {
+    if (req.signal) allowOneListenerPerRequest(req.signal);
     const u = new URL(req.url);
     const gate = this.client.gate(u.host, this.requestsPerSecond);
     await gate.pass(req.signal);
@@ -169,16 +171,60 @@ export class Endpoint {
       const after = parseRetryAfter(first(res.headers['retry-after']));
       gate.pause(after ?? 1000);
     }
+    if (res.statusCode === 400 && u.protocol === 'https:' && isSmallHtml(res.headers)) {
+      // nginx with ssl_verify_client completes the handshake and answers a client-certificate
+      // problem with a 400 page, not a TLS alert: report it as the TLS problem it is.
+      const page = await readSmall(res, req);
+      const refusal = clientCertRefusal(page.toString('utf8'));
+      if (refusal) throw new ChartMirrorError('TLS', redact(`TLS error for ${req.method} ${displayUrl(req.url)}: ${refusal}`));
+      return wrapResponse(res, req, page);
+    }
     return wrapResponse(res, req);
   }
+}
+
+const NGINX_CLIENT_CERT_PAGES: Array<[RegExp, string]> = [
+  [/<title>400 No required SSL certificate was sent<\/title>/i, 'the server requires a client certificate; set tls.cert and tls.key (HTTP 400 "No required SSL certificate was sent")'],
+  [/<title>400 The SSL certificate error<\/title>/i, 'the server rejected the client certificate in tls.cert (HTTP 400 "The SSL certificate error")'],
+];
+
+function clientCertRefusal(page: string): string | undefined {
+  return NGINX_CLIENT_CERT_PAGES.find(([re]) => re.test(page))?.[1];
+}
+
+function isSmallHtml(headers: Dispatcher.ResponseData['headers']): boolean {
+  const type = first(headers['content-type'] as string | string[] | undefined) ?? '';
+  const length = Number(first(headers['content-length'] as string | string[] | undefined) ?? NaN);
+  return /^text\/html\b/i.test(type) && length >= 0 && length <= 4096;
+}
+
+async function readSmall(res: Dispatcher.ResponseData, req: HttpRequest): Promise<Buffer> {
+  try {
+    return Buffer.from(await res.body.arrayBuffer());
+  } catch (e) {
+    throw transportError(e, req.method, req.url);
+  }
+}
+
+const unlimited = new WeakSet<AbortSignal>();
+
+/**
+ * A run shares one AbortSignal, and every request in flight listens on it (undici, the host
+ * gate): more than 10 is normal here, not the leak Node warns about on stderr.
+ */
+function allowOneListenerPerRequest(signal: AbortSignal): void {
+  if (unlimited.has(signal)) return;
+  unlimited.add(signal);
+  setMaxListeners(0, signal);
 }
 
 function first(v: string | string[] | undefined): string | undefined {
   return Array.isArray(v) ? v[0] : v;
 }
 
-function wrapResponse(res: Dispatcher.ResponseData, req: HttpRequest): HttpResponse {
-  const body = res.body as unknown as Readable;
+/** `prefetched`: the body, already read (the response's own stream is then spent). */
+function wrapResponse(res: Dispatcher.ResponseData, req: HttpRequest, prefetched?: Buffer): HttpResponse {
+  const body = prefetched ? Readable.from([prefetched]) : (res.body as unknown as Readable);
   return {
     status: res.statusCode,
     url: req.url,
@@ -219,6 +265,7 @@ function wrapResponse(res: Dispatcher.ResponseData, req: HttpRequest): HttpRespo
       return redact(Buffer.concat(chunks).subarray(0, maxBytes).toString('utf8'));
     },
     async dump() {
+      if (prefetched) return;
       try {
         await (res.body as unknown as { dump(opts?: { limit: number }): Promise<void> }).dump({ limit: 65536 });
       } catch {

@@ -172,28 +172,32 @@ export class RegistryClient {
   ): Promise<PushBlobResult> {
     const scopes = [repositoryScope(repo, ['pull', 'push'])];
     if (opts.mountFrom && opts.mountFrom !== repo) scopes.push(repositoryScope(opts.mountFrom, ['pull']));
-    const query = opts.mountFrom
-      ? `?mount=${encodeURIComponent(desc.digest)}&from=${encodeURIComponent(opts.mountFrom)}`
-      : '';
-    let res = await this.send(
-      {
-        method: 'POST',
-        url: this.url(`/v2/${repo}/blobs/uploads/${query}`),
-        headers: { 'content-length': '0' },
-        signal: opts.signal,
-      },
-      scopes,
-    );
-    if (opts.mountFrom && res.status === 201) {
-      await res.dump();
-      return { how: 'mounted' };
+    let res: HttpResponse;
+    if (opts.mountFrom) {
+      const query = `?mount=${encodeURIComponent(desc.digest)}&from=${encodeURIComponent(opts.mountFrom)}`;
+      try {
+        res = await this.send(
+          { method: 'POST', url: this.url(`/v2/${repo}/blobs/uploads/${query}`), headers: { 'content-length': '0' }, signal: opts.signal },
+          scopes,
+        );
+      } catch (e) {
+        // Docker Hub fails authentication for a "from" it dislikes (go-containerregistry #1679): upload.
+        if (e instanceof ChartMirrorError && e.code === 'AUTH') return this.pushBlob(repo, desc, bytes, { signal: opts.signal });
+        throw e;
+      }
+      if (res.status === 201) {
+        await res.dump();
+        return { how: 'mounted' };
+      }
+      if (res.status !== 202) {
+        // Some registries error instead of answering 202 to a mount they refuse: upload normally.
+        await res.dump();
+        return this.pushBlob(repo, desc, bytes, { signal: opts.signal });
+      }
+    } else {
+      res = await this.postUpload(repo, scopes, opts.signal);
+      if (res.status !== 202) throw await registryError(res, 'start upload', { hint: firstUploadHint });
     }
-    if (opts.mountFrom && res.status !== 202) {
-      // Some registries error instead of answering 202 to a mount they refuse: upload normally.
-      await res.dump();
-      return this.pushBlob(repo, desc, bytes, { signal: opts.signal });
-    }
-    if (res.status !== 202) throw await registryError(res, 'start upload', { hint: firstUploadHint });
     const location = uploadLocation(res);
     const minChunk = Number(res.header('oci-chunk-min-length') ?? 0);
     await res.dump();
@@ -226,15 +230,28 @@ export class RegistryClient {
     throw await registryError(res, 'upload blob');
   }
 
+  /**
+   * POST a new upload session. An authentication failure here is the usual sign of a repository
+   * that does not exist (Harbor answers 401 for an unknown project): say so.
+   */
+  private async postUpload(repo: string, scopes: string[], signal?: AbortSignal): Promise<HttpResponse> {
+    try {
+      return await this.send(
+        { method: 'POST', url: this.url(`/v2/${repo}/blobs/uploads/`), headers: { 'content-length': '0' }, signal },
+        scopes,
+      );
+    } catch (e) {
+      if (!(e instanceof ChartMirrorError) || e.code !== 'AUTH') throw e;
+      throw new ChartMirrorError('AUTH', `${e.message}; ${firstUploadHint([], 401)}`, { status: e.status, cause: e });
+    }
+  }
+
   private async startUpload(
     repo: string,
     scopes: string[],
     signal?: AbortSignal,
   ): Promise<{ location: string; minChunk: number }> {
-    const res = await this.send(
-      { method: 'POST', url: this.url(`/v2/${repo}/blobs/uploads/`), headers: { 'content-length': '0' }, signal },
-      scopes,
-    );
+    const res = await this.postUpload(repo, scopes, signal);
     if (res.status !== 202) throw await registryError(res, 'start upload', { hint: firstUploadHint });
     const out = { location: uploadLocation(res), minChunk: Number(res.header('oci-chunk-min-length') ?? 0) };
     await res.dump();
