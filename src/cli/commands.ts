@@ -1,18 +1,23 @@
-import { loadConfig } from '../config/load.js';
+import { loadConfig, type MirrorConfig } from '../config/load.js';
 import { configJsonSchema } from '../config/schema.js';
+import { loadKeyring } from '../chart/provenance.js';
 import { ChartMirrorError } from '../errors.js';
-import { runMirror } from '../pipeline/run.js';
+import { runMirror, type RunResult } from '../pipeline/run.js';
+import { Selector } from '../pipeline/selection.js';
 import type { PipelineEvent } from '../pipeline/events.js';
-import { PlainProgress } from '../progress/plain.js';
-import { jsonReport, writeReportFile } from '../report/json-report.js';
-import { formatBytes, formatDuration, summarise } from '../report/summary.js';
-import { redact } from '../util/secrets.js';
+import { createProgress } from '../progress/renderer.js';
+import { formatPlan } from '../report/plan-text.js';
+import { runSummary } from '../report/summary.js';
+import { writeReports } from '../report/write.js';
 import { EXIT } from './exit-codes.js';
 import { installSignalHandlers } from './signals.js';
 import type { GlobalArgs } from './options.js';
 
 export interface SyncArgs extends GlobalArgs {
   report?: string;
+  'report-md'?: string;
+  junit?: string;
+  map?: string;
   concurrency?: number;
   state?: string;
   dryRun: boolean;
@@ -21,23 +26,24 @@ export interface SyncArgs extends GlobalArgs {
 
 const GRACE_MS = 5_000;
 
+/**
+ * sync and plan (= sync --dry-run). Progress goes to stderr; a dry run prints the plan on
+ * stdout. Reports are written after the run, also when it was interrupted.
+ */
 export async function syncCommand(args: SyncArgs, command: 'sync' | 'plan'): Promise<number> {
   if (args.concurrency !== undefined && (!Number.isInteger(args.concurrency) || args.concurrency < 1)) {
     throw new ChartMirrorError('USAGE', '--concurrency must be a positive whole number');
   }
   const cfg = await loadConfig(args.config);
-  const out = process.stderr;
-  const progress = new PlainProgress(out, { format: args['log-format'], verbose: args.verbose || args.debug });
-  const onEvent = (e: PipelineEvent) => {
-    if (args.quiet && !(e.type === 'item' && e.result.status === 'failed')) return;
-    progress.handle(e);
-  };
+  checkSelections(cfg);
+  const progress = createProgress(process.stderr, { format: args['log-format'], verbose: args.verbose || args.debug, quiet: args.quiet });
+  const onEvent = (e: PipelineEvent) => progress.handle(e);
   const signals = installSignalHandlers({
     graceMs: GRACE_MS,
     onStop: (signal) => onEvent({ type: 'stopping', signal }),
   });
   progress.start();
-  let result;
+  let result: RunResult;
   try {
     result = await runMirror(cfg, {
       dryRun: args.dryRun,
@@ -49,27 +55,59 @@ export async function syncCommand(args: SyncArgs, command: 'sync' | 'plan'): Pro
       signal: signals.abort,
     });
   } finally {
-    progress.stop();
+    await progress.stop();
     signals.dispose();
   }
-  if (args.report) await writeReportFile(args.report, JSON.stringify(jsonReport(command, result), null, 2) + '\n');
-
-  const s = summarise(result.items);
-  const took = formatDuration(result.finishedAt.getTime() - result.startedAt.getTime());
-  const line = result.dryRun
-    ? `plan: ${s.planned} to push, ${s.present} present, ${s.failed} failed, ${s.excluded} excluded (${took}); nothing was written`
-    : `done: ${s.pushed} pushed, ${s.present} present, ${s.failed} failed, ${s.excluded} excluded; ${formatBytes(s.bytesUploaded)} uploaded in ${took}`;
-  out.write(redact(line) + '\n');
+  if (result.dryRun) process.stdout.write(formatPlan(result));
+  let reportError: unknown;
+  try {
+    await writeReports({ json: args.report, markdown: args['report-md'], junit: args.junit, map: args.map }, command, result);
+  } catch (e) {
+    reportError = e;
+  }
+  progress.finish(runSummary(result));
+  if (reportError) throw reportError;
   if (signals.received) return signals.received === 'SIGINT' ? EXIT.SIGINT : EXIT.SIGTERM;
-  return s.failed > 0 ? EXIT.FAILED : EXIT.OK;
+  return result.items.some((i) => i.status === 'failed') ? EXIT.FAILED : EXIT.OK;
 }
 
+/**
+ * The config only: schema, references, templates, and the keyrings it names (local files).
+ * No network. Prints which targets each source goes to, and under which repository.
+ */
 export async function validateCommand(args: GlobalArgs): Promise<number> {
   const cfg = await loadConfig(args.config);
-  process.stdout.write(
-    `${args.config}: valid (${cfg.sources.length} source${cfg.sources.length === 1 ? '' : 's'}, ${cfg.targets.length} target${cfg.targets.length === 1 ? '' : 's'})\n`,
-  );
+  checkSelections(cfg);
+  await checkKeyrings(cfg);
+  const plural = (n: number, w: string) => `${n} ${w}${n === 1 ? '' : 's'}`;
+  const lines = [`${args.config}: valid (${plural(cfg.sources.length, 'source')}, ${plural(cfg.targets.length, 'target')})`];
+  const targets = new Map(cfg.targets.map((t) => [t.name, t]));
+  for (const s of cfg.sources) {
+    const to = s.targets.map((n) => {
+      const t = targets.get(n)!;
+      const where = t.kind === 'registry' ? `oci://${t.host}/${t.repository}` : `${t.layoutDir}: ${t.repository}`;
+      return `${n} (${where.replaceAll('{source}', s.name)})`;
+    });
+    lines.push(`  ${s.name} -> ${to.join(', ')}`);
+  }
+  process.stdout.write(lines.join('\n') + '\n');
   return EXIT.OK;
+}
+
+/** Every source's selection compiles (strict ranges); a ConfigError otherwise, before any work. */
+function checkSelections(cfg: MirrorConfig): void {
+  cfg.sources.forEach((s, i) => new Selector(s.selection, `sources[${i}]`));
+}
+
+async function checkKeyrings(cfg: MirrorConfig): Promise<void> {
+  const seen = new Set<string>();
+  for (const s of cfg.sources) {
+    if (s.provenance.mode === 'ignore' || s.provenance.keyring.length === 0) continue;
+    const key = JSON.stringify(s.provenance.keyring);
+    if (seen.has(key)) continue;
+    seen.add(key);
+    await loadKeyring(s.provenance.keyring);
+  }
 }
 
 export function schemaCommand(): number {

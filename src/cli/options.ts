@@ -10,14 +10,17 @@ export function commonOptions<T>(y: Argv<T>) {
     .option('log-format', {
       choices: ['text', 'json'] as const,
       default: 'text' as const,
-      describe: 'Progress lines as text or JSON objects',
+      describe: 'Progress as text (a task list in a terminal, lines otherwise) or one JSON object per line',
     });
 }
 
 /** Options of commands that run the pipeline (sync, plan, export). */
 export function runOptions<T>(y: Argv<T>) {
   return commonOptions(y)
-    .option('report', { type: 'string', describe: 'Write a JSON report to FILE', requiresArg: true })
+    .option('report', { type: 'string', describe: 'Write a JSON report to FILE (schema/report.schema.json)', requiresArg: true })
+    .option('report-md', { type: 'string', describe: 'Write a Markdown summary to FILE: per source and target, failures, totals', requiresArg: true })
+    .option('junit', { type: 'string', describe: 'Write JUnit XML to FILE: one test case per chart version and target', requiresArg: true })
+    .option('map', { type: 'string', describe: 'Write old chart URL -> oci://…@sha256 for every mirrored version to FILE (JSON, or CSV for *.csv)', requiresArg: true })
     .option('concurrency', { type: 'number', describe: 'Chart versions in flight (default: config, else 16)', requiresArg: true })
     .option('state', { type: 'string', describe: 'State directory (default: .chartmirror/ beside the config)', requiresArg: true })
     .option('verify-remote', { type: 'boolean', default: false, describe: 'Re-check journal-confirmed items with one HEAD each' });

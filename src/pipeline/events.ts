@@ -31,11 +31,31 @@ export interface ItemResult {
 
 export type PipelineEvent =
   | { type: 'source-indexed'; source: string; versions: number; selected: number; excluded: number; notModified: boolean }
-  | { type: 'plan'; total: number; pending: number; present: number; failed: number; excluded: number; targets: string[] }
+  | {
+      type: 'plan';
+      total: number;
+      pending: number;
+      present: number;
+      failed: number;
+      excluded: number;
+      targets: string[];
+      /** The same counts per source and target, in config order (renderers show one line each). */
+      groups: PlanGroup[];
+    }
   | { type: 'item-start'; source: string; chart: string; version: string }
   | { type: 'item'; result: ItemResult }
   | { type: 'retry'; what: string; attempt: number; delayMs: number; error: string }
   | { type: 'warning'; message: string }
   | { type: 'stopping'; signal: string };
+
+/** What the plan decided for one source and one target; `pending` items still get an `item` event. */
+export interface PlanGroup {
+  source: string;
+  target: string;
+  pending: number;
+  present: number;
+  failed: number;
+  excluded: number;
+}
 
 export type EventSink = (event: PipelineEvent) => void;

@@ -4,9 +4,9 @@ import type { MirrorConfig, SourceConfig } from '../config/load.js';
 import { Journal, type JournalEntry } from './journal.js';
 import { IndexCache } from './index-cache.js';
 import { createContext, type RunContext, type TargetBinding } from './context.js';
-import type { EventSink, ItemResult } from './events.js';
+import type { EventSink, ItemResult, PlanGroup } from './events.js';
 import { parseIndex, type IndexEntry } from '../source/index-file.js';
-import type { ChartRepository } from '../source/repository.js';
+import type { ArchiveSize, ChartRepository } from '../source/repository.js';
 import { Selector, isSemver2 } from './selection.js';
 import { prepareArtifact, type PreparedChart } from './prepare.js';
 import { artifactContent } from '../oci/content.js';
@@ -79,7 +79,7 @@ export async function runMirror(cfg: MirrorConfig, opts: RunOptions = {}): Promi
 
     const tags = new TagCache(opts.signal);
     if (dryRun) {
-      await dryRunWork(work, tags, record, opts.concurrency ?? cfg.concurrency);
+      await dryRunWork(work, tags, record, opts.concurrency ?? cfg.concurrency, opts.signal);
     } else {
       interrupted = await execute(work, { ctx, journal, tags, record, emit, signal: opts.signal, stopSignal: opts.stopSignal, concurrency: opts.concurrency ?? cfg.concurrency, verifyRemote: opts.verifyRemote ?? false });
     }
@@ -148,12 +148,19 @@ function plan(
   ctx: RunContext,
   indexes: LoadedIndex[],
   journal: Journal,
-  record: (r: ItemResult) => void,
-  emit: EventSink,
+  recordNow: (r: ItemResult) => void,
+  emitNow: EventSink,
   verifyRemote: boolean,
 ): WorkItem[] {
+  // Held back until the whole plan stands: a config error found half-way (two sources, one
+  // repository) is then the only thing the user sees.
+  const held: (() => void)[] = [];
+  const record = (r: ItemResult) => held.push(() => recordNow(r));
+  const emit: EventSink = (e) => held.push(() => emitNow(e));
   const work: WorkItem[] = [];
   const claims = new Map<string, string>();
+  const groups = new Map<string, PlanGroup>();
+  const group = (source: string, target: string) => groups.get(`${source}\u0000${target}`)!;
   let excluded = 0;
   let present = 0;
   let failed = 0;
@@ -162,13 +169,17 @@ function plan(
   for (const idx of indexes) {
     const { source } = idx;
     const bindings = source.targets.map((n) => ctx.targets.get(n)!);
-    const selector = new Selector(source.selection);
+    const selector = new Selector(source.selection, `sources[${cfg.sources.indexOf(source)}]`);
     const base = (chart: string, version: string) => ({ source: source.name, chart, version });
+    for (const b of bindings) {
+      groups.set(`${source.name}\u0000${b.config.name}`, { source: source.name, target: b.config.name, pending: 0, present: 0, failed: 0, excluded: 0 });
+    }
 
     for (const p of idx.problems) {
       for (const b of bindings) {
         total++;
         failed++;
+        group(source.name, b.config.name).failed++;
         record({ ...base(p.chart, p.version), target: b.config.name, status: 'failed', code: 'INDEX', reason: p.reason });
       }
     }
@@ -179,6 +190,7 @@ function plan(
       list.push(e);
       byChart.set(e.name, list);
     }
+    for (const message of selector.unmatched(byChart.keys(), `source ${source.name}`)) emit({ type: 'warning', message });
 
     let selectedCount = 0;
     let excludedCount = 0;
@@ -197,6 +209,7 @@ function plan(
           for (const b of bindings) {
             total++;
             excluded++;
+            group(source.name, b.config.name).excluded++;
             record({ ...base(chart, entry.version), target: b.config.name, status: 'excluded', reason: d.reason });
           }
           return;
@@ -221,6 +234,7 @@ function plan(
           const repository = repositoryFor(b.config.repository, source.name, chart);
           if (invalid) {
             failed++;
+            group(source.name, b.config.name).failed++;
             record({ ...base(chart, entry.version), target: b.config.name, status: 'failed', code: 'CHART', reason: invalid });
             continue;
           }
@@ -237,6 +251,7 @@ function plan(
           const trusted = journaled && (!entry.digest || !journaled.archive || journaled.archive === entry.digest);
           if (trusted && !verifyRemote) {
             present++;
+            group(source.name, b.config.name).present++;
             record({
               ...base(chart, entry.version),
               target: b.config.name,
@@ -246,9 +261,11 @@ function plan(
               repository,
               tag,
               reference: b.target.reference(repository, tag, journaled.digest),
+              url: archiveUrl(idx.repo, entry),
             });
             continue;
           }
+          group(source.name, b.config.name).pending++;
           destinations.push({ binding: b, repository, tag, key, journaled: trusted ? journaled : undefined });
         }
         if (destinations.length) work.push({ source, repo: idx.repo, entry, destinations, warnings });
@@ -264,7 +281,8 @@ function plan(
     });
   }
   const pending = work.reduce((n, w) => n + w.destinations.length, 0);
-  emit({ type: 'plan', total, pending, present, failed, excluded, targets: [...ctx.targets.keys()] });
+  for (const f of held) f();
+  emitNow({ type: 'plan', total, pending, present, failed, excluded, targets: [...ctx.targets.keys()], groups: [...groups.values()] });
   return work;
 }
 
@@ -294,12 +312,24 @@ async function dryRunWork(
   tags: TagCache,
   record: (r: ItemResult) => void,
   concurrency: number,
+  signal?: AbortSignal,
 ): Promise<void> {
   const queue = new PQueue({ concurrency });
+  // One size look-up per chart version (HEAD, or stat for file://), shared by its targets.
+  const sizes = new Map<WorkItem, Promise<ArchiveSize>>();
+  const sizeOf = (w: WorkItem, url: string | undefined) => {
+    let p = sizes.get(w);
+    if (!p) {
+      p = url ? w.repo.archiveSize(url, signal).catch(() => ({})) : Promise.resolve({});
+      sizes.set(w, p);
+    }
+    return p;
+  };
   for (const w of work) {
+    const url = archiveUrl(w.repo, w.entry);
     for (const d of w.destinations) {
       void queue.add(async () => {
-        const base = { source: w.source.name, chart: w.entry.name, version: w.entry.version, target: d.binding.config.name, repository: d.repository, tag: d.tag };
+        const base = { source: w.source.name, chart: w.entry.name, version: w.entry.version, target: d.binding.config.name, repository: d.repository, tag: d.tag, url };
         let listed: Set<string> | undefined;
         try {
           listed = await tags.get(d);
@@ -307,14 +337,28 @@ async function dryRunWork(
           listed = undefined;
         }
         if (listed?.has(d.tag)) {
-          record({ ...base, status: 'present', via: 'target', reason: 'tag exists (digest not compared in a dry run)', reference: d.binding.target.reference(d.repository, d.tag) });
+          record({ ...base, status: 'present', via: 'target', reason: 'tag exists; digest not compared in a dry run', reference: d.binding.target.reference(d.repository, d.tag) });
         } else {
-          record({ ...base, status: 'planned', url: w.entry.urls[0], warnings: w.warnings.length ? w.warnings : undefined });
+          const size = await sizeOf(w, url);
+          const warnings = [...w.warnings];
+          if (size.missing) warnings.push(`the archive is not there (${size.missing}): pushing it will fail`);
+          record({ ...base, status: 'planned', archiveSize: size.bytes, warnings: warnings.length ? warnings : undefined });
         }
       });
     }
   }
   await queue.onIdle();
+}
+
+/** The absolute URL of a version's first archive URL (the one Helm uses), when it is one. */
+function archiveUrl(repo: ChartRepository, entry: IndexEntry): string | undefined {
+  const ref = entry.urls[0];
+  if (ref === undefined) return undefined;
+  try {
+    return repo.chartUrl(ref);
+  } catch {
+    return undefined;
+  }
 }
 
 interface ExecuteContext {
@@ -381,7 +425,7 @@ async function processItem(w: WorkItem, x: ExecuteContext): Promise<void> {
       const remote = await d.binding.target.resolve(d.repository, d.tag, x.signal).catch(() => undefined);
       if (remote === d.journaled.digest) {
         pending.splice(pending.indexOf(d), 1);
-        x.record({ ...base, target: d.binding.config.name, status: 'present', via: 'target', digest: remote, repository: d.repository, tag: d.tag, reference: d.binding.target.reference(d.repository, d.tag, remote) });
+        x.record({ ...base, target: d.binding.config.name, status: 'present', via: 'target', digest: remote, repository: d.repository, tag: d.tag, reference: d.binding.target.reference(d.repository, d.tag, remote), url: archiveUrl(w.repo, w.entry) });
       }
     }
     if (pending.length === 0) return;

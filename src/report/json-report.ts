@@ -4,12 +4,13 @@ import type { RunResult } from '../pipeline/run.js';
 import { writeFileAtomic } from '../util/fs-atomic.js';
 import { redact } from '../util/secrets.js';
 import { VERSION } from '../version.js';
-import { sortItems, summarise } from './summary.js';
+import type { Report } from './report-schema.js';
+import { groupSummaries, sortItems, summarise } from './summary.js';
 
-/** Version of the report format; bumped only on incompatible changes (docs/report.schema.json). */
+/** Version of the report format; bumped only on incompatible changes (schema/report.schema.json). */
 export const REPORT_SCHEMA_VERSION = 1;
 
-export function jsonReport(command: string, result: RunResult): unknown {
+export function jsonReport(command: string, result: RunResult): Report {
   return {
     schemaVersion: REPORT_SCHEMA_VERSION,
     tool: { name: 'chartmirror', version: VERSION },
@@ -20,6 +21,7 @@ export function jsonReport(command: string, result: RunResult): unknown {
     finishedAt: result.finishedAt.toISOString(),
     durationMs: result.finishedAt.getTime() - result.startedAt.getTime(),
     summary: summarise(result.items),
+    groups: groupSummaries(result.items),
     items: sortItems(result.items).map((i) => ({
       source: i.source,
       chart: i.chart,
@@ -42,7 +44,10 @@ export function jsonReport(command: string, result: RunResult): unknown {
   };
 }
 
-/** Write a report file atomically; secrets are scrubbed from every string on the way out. */
+/**
+ * Write a report file atomically (a temp file renamed into place, so readers never see half
+ * a report); secrets are scrubbed from the whole text on the way out.
+ */
 export async function writeReportFile(file: string, content: string): Promise<void> {
   await mkdir(dirname(file), { recursive: true });
   await writeFileAtomic(file, redact(content), { fsync: false });

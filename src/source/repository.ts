@@ -13,6 +13,13 @@ export interface IndexCacheInfo {
   lastModified?: string;
 }
 
+/** What a size look-up learnt: the size when known, or why the file seems missing. */
+export interface ArchiveSize {
+  bytes?: number;
+  /** Set when the source says the file does not exist (e.g. "HEAD 404"). */
+  missing?: string;
+}
+
 export interface FetchedIndex {
   /** Undefined when the server answered 304 Not Modified to our conditional request. */
   bytes?: Buffer;
@@ -125,19 +132,39 @@ export class ChartRepository {
     }, opts.signal);
   }
 
+  /**
+   * The size of a file without downloading it, for plans: `stat` for file://, else one HEAD
+   * (Content-Length), not retried. Unknown sizes are simply absent.
+   */
+  async archiveSize(url: string, signal?: AbortSignal): Promise<ArchiveSize> {
+    if (url.startsWith('file:')) {
+      try {
+        return { bytes: (await stat(fileURLToPath(url))).size };
+      } catch (e) {
+        const code = (e as NodeJS.ErrnoException).code;
+        return code === 'ENOENT' || code === 'ENOTDIR' ? { missing: 'no such file' } : {};
+      }
+    }
+    const res = await this.get(url, { accept: 'application/gzip,application/octet-stream' }, signal, 'HEAD');
+    await res.dump();
+    if (res.status === 404 || res.status === 410) return { missing: `HEAD ${res.status}` };
+    const declared = Number(res.header('content-length') ?? NaN);
+    return res.status === 200 && Number.isSafeInteger(declared) && declared >= 0 ? { bytes: declared } : {};
+  }
+
   private retry<T>(op: () => Promise<T>, signal?: AbortSignal): Promise<T> {
     return withRetry(op, this.opts.retry, { signal, onRetry: this.opts.onRetry });
   }
 
-  /** GET following redirects ourselves, so credentials never follow to another origin. */
-  private async get(url: string, headers: Record<string, string>, signal?: AbortSignal): Promise<HttpResponse> {
+  /** GET (or HEAD) following redirects ourselves, so credentials never follow to another origin. */
+  private async get(url: string, headers: Record<string, string>, signal?: AbortSignal, method: 'GET' | 'HEAD' = 'GET'): Promise<HttpResponse> {
     let current = url;
     for (let hop = 0; hop <= MAX_REDIRECTS; hop++) {
       const h = { ...headers };
       if (this.authHeader && (this.opts.passCredentials || sameOrigin(current, this.url))) {
         h.authorization = this.authHeader;
       }
-      const res = await this.opts.endpoint.send({ method: 'GET', url: current, headers: h, signal });
+      const res = await this.opts.endpoint.send({ method, url: current, headers: h, signal });
       const location = res.header('location');
       if ([301, 302, 303, 307, 308].includes(res.status) && location) {
         await res.dump();
