@@ -1,0 +1,137 @@
+import { createServer, request as httpRequest, type IncomingMessage, type ServerResponse } from 'node:http';
+import type { AddressInfo, Socket } from 'node:net';
+import { onExit } from './cleanup.js';
+
+export type Fault = 'reset' | '503' | '429' | 'truncate' | 'slow' | 'stall';
+
+export interface FaultProxy {
+  url: string;
+  host: string;
+  /** Faults injected so far, by kind. */
+  injected(): Record<Fault, number>;
+  /** Requests seen (method and path, query stripped) with the fault applied, if any. */
+  log(): Array<{ method: string; path: string; fault?: Fault }>;
+  /** Change the plan (e.g. to stop injecting). */
+  setPlan(plan: FaultPlan): void;
+  stop(): Promise<void>;
+}
+
+/** Decide the fault for a request, given how many times its key was seen before (0 = first). */
+export type FaultPlan = (req: { method: string; path: string; key: string; seen: number; index: number }) => Fault | undefined;
+
+/**
+ * A scripted HTTP proxy for fault injection (the one place the tests use a fake server): it
+ * forwards to a real upstream (nginx, the registry) and, per the plan, resets the connection,
+ * answers 503 or 429 + Retry-After, truncates the body, or answers slowly. The Host header is
+ * passed through, so the registry writes upload Locations that point back at the proxy.
+ */
+export async function startFaultProxy(upstream: string, plan: FaultPlan, opts: { slowMs?: number; stallMs?: number } = {}): Promise<FaultProxy> {
+  const up = new URL(upstream);
+  const counts = new Map<string, number>();
+  const injected: Record<Fault, number> = { reset: 0, '503': 0, '429': 0, truncate: 0, slow: 0, stall: 0 };
+  const log: Array<{ method: string; path: string; fault?: Fault }> = [];
+  let index = 0;
+  let current = plan;
+  const sockets = new Set<Socket>();
+
+  const server = createServer((req: IncomingMessage, res: ServerResponse) => {
+    const method = req.method ?? 'GET';
+    const url = new URL(req.url ?? '/', 'http://x');
+    const key = faultKey(method, url);
+    const seen = counts.get(key) ?? 0;
+    counts.set(key, seen + 1);
+    const fault = current({ method, path: url.pathname, key, seen, index: index++ });
+    log.push({ method, path: url.pathname, fault });
+    if (fault) injected[fault]++;
+
+    if (fault === 'reset') {
+      req.socket.destroy();
+      return;
+    }
+    if (fault === '503' || fault === '429') {
+      req.resume();
+      res.writeHead(Number(fault), fault === '429' ? { 'retry-after': '1', 'content-length': '0' } : { 'content-length': '0' });
+      res.end();
+      return;
+    }
+    const forward = () => {
+      const upstreamReq = httpRequest(
+        { host: up.hostname, port: up.port, method, path: req.url, headers: req.headers },
+        (upRes) => {
+          res.writeHead(upRes.statusCode ?? 502, upRes.headers);
+          if (fault === 'truncate' && method === 'GET') {
+            // Send half of what Content-Length promises, then drop the connection.
+            const chunks: Buffer[] = [];
+            upRes.on('data', (c: Buffer) => chunks.push(c));
+            upRes.on('end', () => {
+              const body = Buffer.concat(chunks);
+              res.write(body.subarray(0, Math.floor(body.length / 2)));
+              setTimeout(() => res.socket?.destroy(), 10);
+            });
+            return;
+          }
+          if (fault === 'stall') {
+            // Headers, then silence for longer than the client's body timeout.
+            const chunks: Buffer[] = [];
+            upRes.on('data', (c: Buffer) => chunks.push(c));
+            upRes.on('end', () => {
+              const body = Buffer.concat(chunks);
+              res.write(body.subarray(0, 1));
+              setTimeout(() => {
+                res.write(body.subarray(1));
+                res.end();
+              }, opts.stallMs ?? 3000);
+            });
+            return;
+          }
+          upRes.pipe(res);
+        },
+      );
+      upstreamReq.on('error', () => res.destroy());
+      req.pipe(upstreamReq);
+    };
+    if (fault === 'slow') setTimeout(forward, opts.slowMs ?? 700);
+    else forward();
+  });
+  server.on('connection', (s) => {
+    sockets.add(s);
+    s.on('close', () => sockets.delete(s));
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const port = (server.address() as AddressInfo).port;
+  const stop = () =>
+    new Promise<void>((resolve) => {
+      for (const s of sockets) s.destroy();
+      server.close(() => resolve());
+    });
+  onExit('processes', () => {
+    for (const s of sockets) s.destroy();
+    server.close();
+  });
+  return {
+    url: `http://127.0.0.1:${port}`,
+    host: `127.0.0.1:${port}`,
+    injected: () => ({ ...injected }),
+    log: () => [...log],
+    setPlan: (p) => {
+      current = p;
+    },
+    stop,
+  };
+}
+
+/**
+ * What counts as "the same request" across retries: method and path, with an upload session's
+ * id replaced by the blob digest it finishes (a retried upload starts a new session).
+ */
+function faultKey(method: string, url: URL): string {
+  const path = url.pathname.replace(/\/blobs\/uploads\/[^/]+$/, '/blobs/uploads/*');
+  const digest = url.searchParams.get('digest') ?? url.searchParams.get('mount') ?? '';
+  return `${method} ${path} ${digest}`;
+}
+
+/** The first attempt of every request fails, cycling through the given faults. */
+export function firstAttemptFails(faults: Fault[]): FaultPlan {
+  let n = 0;
+  return ({ seen }) => (seen === 0 ? faults[n++ % faults.length] : undefined);
+}
