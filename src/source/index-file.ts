@@ -48,87 +48,191 @@ const METADATA_KEYS = new Set([
 export function parseIndex(bytes: Buffer, what: string): ParsedIndex {
   const text = bytes.toString('utf8').replace(/^\uFEFF/, '');
   if (text.trim() === '') throw new ChartMirrorError('INDEX', `${what}: empty index.yaml file`);
-  let doc: unknown;
   if (looksLikeJson(text)) {
+    let doc: unknown;
     try {
       doc = JSON.parse(text);
     } catch {
       doc = undefined;
     }
+    if (doc !== undefined) return fromDocument(doc, what, (acc, entries) => acc.addEntries(entries));
   }
-  if (doc === undefined) {
+  // Large indexes are read chart by chart: only one chart's parse tree is alive at a time.
+  const split = splitEntries(text);
+  if (split) {
     try {
-      doc = parseGoYamlFast(text);
-    } catch (e) {
-      throw new ChartMirrorError('INDEX', `${what}: index.yaml is not valid YAML: ${(e as Error).message}`);
+      return fromDocument(parseGoYamlFast(split.head), what, (acc) => {
+        for (const chunk of split.charts) {
+          const doc = parseGoYamlFast(chunk) as { entries?: unknown };
+          acc.addEntries(doc.entries);
+        }
+      });
+    } catch {
+      // Not as regular as it looked: read it whole, which also gives the right error message.
     }
   }
+  let doc: unknown;
+  try {
+    doc = parseGoYamlFast(text);
+  } catch (e) {
+    throw new ChartMirrorError('INDEX', `${what}: index.yaml is not valid YAML: ${(e as Error).message}`);
+  }
+  return fromDocument(doc, what, (acc, entries) => acc.addEntries(entries));
+}
+
+function fromDocument(
+  doc: unknown,
+  what: string,
+  fill: (acc: IndexAccumulator, entries: unknown) => void,
+): ParsedIndex {
   if (!doc || typeof doc !== 'object' || Array.isArray(doc)) {
     throw new ChartMirrorError('INDEX', `${what}: index.yaml is not a mapping`);
   }
   const root = doc as Record<string, unknown>;
-  const unknownKeys = new Map<string, number>();
-  const noteUnknown = (k: string) => unknownKeys.set(k, (unknownKeys.get(k) ?? 0) + 1);
-  for (const k of Object.keys(root)) if (!INDEX_KEYS.has(k.toLowerCase())) noteUnknown(k);
-
+  const acc = new IndexAccumulator();
+  for (const k of Object.keys(root)) if (!INDEX_KEYS.has(k.toLowerCase())) acc.noteUnknown(k);
   const apiVersion = stringField(root, 'apiVersion');
-  const warnings: string[] = [];
-  if (!apiVersion) warnings.push('index.yaml has no apiVersion (Helm refuses such an index)');
-
   const rawEntries = fieldCI(root, 'entries');
   if (rawEntries !== undefined && rawEntries !== null && (typeof rawEntries !== 'object' || Array.isArray(rawEntries))) {
     throw new ChartMirrorError('INDEX', `${what}: index.yaml "entries" is not a mapping`);
   }
-  const entries: IndexEntry[] = [];
-  const problems: IndexProblem[] = [];
-  const seen = new Set<string>();
+  fill(acc, rawEntries);
+  const warnings: string[] = [];
+  if (!apiVersion) warnings.push('index.yaml has no apiVersion (Helm refuses such an index)');
+  if (acc.unknownKeys.size > 0) {
+    const list = [...acc.unknownKeys].slice(0, 5).map(([k, n]) => (n > 1 ? `${k} (${n}x)` : k));
+    warnings.push(`unknown keys tolerated (Helm would refuse this index): ${list.join(', ')}${acc.unknownKeys.size > 5 ? ', …' : ''}`);
+  }
+  return { apiVersion, entries: acc.entries, problems: acc.problems, warnings };
+}
 
-  for (const [key, list] of Object.entries((rawEntries ?? {}) as Record<string, unknown>)) {
-    if (!Array.isArray(list)) {
-      problems.push({ chart: key, version: '', reason: `index entry "${key}" is not a list of versions` });
-      continue;
-    }
-    for (const raw of list) {
-      if (raw === null || typeof raw !== 'object' || Array.isArray(raw)) {
-        problems.push({ chart: key, version: '', reason: `index lists an empty entry under "${key}"` });
+/** Entries, problems and unknown keys, gathered one chart at a time. */
+class IndexAccumulator {
+  readonly entries: IndexEntry[] = [];
+  readonly problems: IndexProblem[] = [];
+  readonly unknownKeys = new Map<string, number>();
+  private readonly seen = new Set<string>();
+
+  noteUnknown(k: string): void {
+    this.unknownKeys.set(k, (this.unknownKeys.get(k) ?? 0) + 1);
+  }
+
+  addEntries(rawEntries: unknown): void {
+    if (!rawEntries || typeof rawEntries !== 'object') return;
+    for (const [key, list] of Object.entries(rawEntries as Record<string, unknown>)) {
+      if (!Array.isArray(list)) {
+        this.problems.push({ chart: key, version: '', reason: `index entry "${key}" is not a list of versions` });
         continue;
       }
-      const r = raw as Record<string, unknown>;
-      for (const k of Object.keys(r)) {
-        const lk = k.toLowerCase();
-        if (!METADATA_KEYS.has(lk) && !ENTRY_EXTRA_KEYS.has(lk)) noteUnknown(`${key}[].${k}`);
-      }
-      const versionLabel = scalarString(fieldCI(r, 'version')) ?? '';
-      let md: ChartMetadata;
-      try {
-        md = entryMetadata(r);
-        validateEntry(md);
-      } catch (e) {
-        const reason = e instanceof EntryTypeError ? `Helm cannot read this entry: ${e.message}` : (e as Error).message;
-        problems.push({ chart: scalarString(fieldCI(r, 'name')) || key, version: versionLabel, reason: `index entry dropped by Helm: ${reason}` });
-        continue;
-      }
-      const name = md.name!;
-      const version = md.version!;
-      const id = `${name}\u0000${version}`;
-      if (seen.has(id)) continue; // A version listed twice is one item (the first wins).
-      seen.add(id);
-      const urls = fieldCI(r, 'urls');
-      entries.push({
-        name,
-        version,
-        urls: Array.isArray(urls) ? urls.map((u) => scalarString(u)).filter((u): u is string => Boolean(u)) : [],
-        digest: normaliseIndexDigest(scalarString(fieldCI(r, 'digest'))),
-        created: scalarString(fieldCI(r, 'created')),
-        deprecated: md.deprecated === true,
-      });
+      for (const raw of list) this.addEntry(key, raw);
     }
   }
-  if (unknownKeys.size > 0) {
-    const list = [...unknownKeys].slice(0, 5).map(([k, n]) => (n > 1 ? `${k} (${n}x)` : k));
-    warnings.push(`unknown keys tolerated (Helm would refuse this index): ${list.join(', ')}${unknownKeys.size > 5 ? ', …' : ''}`);
+
+  private addEntry(key: string, raw: unknown): void {
+    if (raw === null || typeof raw !== 'object' || Array.isArray(raw)) {
+      this.problems.push({ chart: key, version: '', reason: `index lists an empty entry under "${key}"` });
+      return;
+    }
+    const r = raw as Record<string, unknown>;
+    for (const k of Object.keys(r)) {
+      const lk = k.toLowerCase();
+      if (!METADATA_KEYS.has(lk) && !ENTRY_EXTRA_KEYS.has(lk)) this.noteUnknown(`${key}[].${k}`);
+    }
+    const versionLabel = scalarString(fieldCI(r, 'version')) ?? '';
+    let md: ChartMetadata;
+    try {
+      md = entryMetadata(r);
+      validateEntry(md);
+    } catch (e) {
+      const reason = e instanceof EntryTypeError ? `Helm cannot read this entry: ${e.message}` : (e as Error).message;
+      this.problems.push({ chart: scalarString(fieldCI(r, 'name')) || key, version: versionLabel, reason: `index entry dropped by Helm: ${reason}` });
+      return;
+    }
+    const name = md.name!;
+    const version = md.version!;
+    const id = `${name}\u0000${version}`;
+    if (this.seen.has(id)) return; // A version listed twice is one item (the first wins).
+    this.seen.add(id);
+    const urls = fieldCI(r, 'urls');
+    // Copies, not slices: a slice of the parsed text would keep the whole index.yaml in memory.
+    this.entries.push({
+      name: detach(name),
+      version: detach(version),
+      urls: Array.isArray(urls) ? urls.map((u) => scalarString(u)).filter((u): u is string => Boolean(u)).map(detach) : [],
+      digest: detach(normaliseIndexDigest(scalarString(fieldCI(r, 'digest')))),
+      created: detach(scalarString(fieldCI(r, 'created'))),
+      deprecated: md.deprecated === true,
+    });
   }
-  return { apiVersion, entries, problems, warnings };
+}
+
+/**
+ * A string that does not share memory with the text it was read from. V8 represents substrings
+ * of 13 characters or more as views of their parent; one such view would keep an 80 MB index
+ * alive for the whole run.
+ */
+function detach<T extends string | undefined>(s: T): T {
+  return (s === undefined || s.length < 13 ? s : Buffer.from(s, 'utf8').toString('utf8')) as T;
+}
+
+/** Anchors, aliases, tags, merge keys, document markers: structure a line scan cannot follow. */
+const IRREGULAR = /(?:^|[\s[{,])[&*!][^\s,\]}]|<<\s*:|^(?:---|\.\.\.|%)/m;
+const CHART_KEY = /^([^\s#'"\-{[][^:#]*|"[^"]*"|'[^']*')\s*:\s*(?:#.*)?$/;
+
+/**
+ * Split an index written the way `helm repo index` and ChartMuseum write it (block style,
+ * `entries:` at column 0, one `<chart>:` key per chart at one indentation) into a head (every
+ * other top-level key) and one small YAML document per chart. Anything less regular returns
+ * undefined and the whole document is parsed at once, as before.
+ */
+export function splitEntries(text: string): { head: string; charts: Iterable<string> } | undefined {
+  if (IRREGULAR.test(text)) return undefined;
+  const m = /^entries:[ \t]*(?:#.*)?$/m.exec(text);
+  if (!m) return undefined;
+  const blockStart = text.indexOf('\n', m.index) + 1;
+  if (blockStart === 0) return undefined;
+  const starts: number[] = [];
+  const seen = new Set<string>();
+  let keyIndent = -1;
+  let pos = blockStart;
+  let blockEnd = text.length;
+  while (pos < text.length) {
+    const nl = text.indexOf('\n', pos);
+    const lineEnd = nl < 0 ? text.length : nl;
+    let indent = 0;
+    while (text.charCodeAt(pos + indent) === 32) indent++;
+    const c = text[pos + indent];
+    if (c === undefined || c === '\n' || c === '\r' || c === '#') {
+      // blank or comment: belongs to whatever chart it sits in
+    } else if (indent === 0) {
+      blockEnd = pos; // the next top-level key ends the entries block
+      break;
+    } else if (c === '\t') {
+      return undefined;
+    } else {
+      if (keyIndent < 0) keyIndent = indent;
+      if (indent < keyIndent) return undefined;
+      if (indent === keyIndent && !(c === '-' && /^- |^-$/.test(text.slice(pos + indent, pos + indent + 2)))) {
+        const key = CHART_KEY.exec(text.slice(pos + indent, lineEnd).replace(/\r$/, ''));
+        if (!key) return undefined;
+        if (seen.has(key[1]!)) return undefined; // a duplicate chart key: YAML's last-wins needs the whole document
+        seen.add(key[1]!);
+        starts.push(pos);
+      } else if (starts.length === 0) {
+        return undefined;
+      }
+    }
+    if (nl < 0) break;
+    pos = nl + 1;
+  }
+  if (starts.length < 2) return undefined;
+  const head = `${text.slice(0, m.index)}entries:\n${text.slice(blockEnd)}`;
+  const charts = function* () {
+    for (let i = 0; i < starts.length; i++) {
+      yield `entries:\n${text.slice(starts[i], i + 1 < starts.length ? starts[i + 1] : blockEnd)}`;
+    }
+  };
+  return { head, charts: charts() };
 }
 
 function looksLikeJson(text: string): boolean {

@@ -127,3 +127,67 @@ entries:
     expect(compared).toBeGreaterThan(12);
   });
 });
+
+describe('reading large indexes chart by chart', () => {
+  // A trailing comment with an alias-like token makes the reader take the whole-document path.
+  const whole = (text: string) => parseIndex(Buffer.from(`${text}\n# *whole\n`), 'whole');
+
+  const sample = `apiVersion: v1
+entries:
+  alpha:
+  - apiVersion: v2
+    name: alpha
+    version: 1.10
+    urls: [alpha-1.10.tgz]
+    digest: ${'AB'.repeat(32)}
+    description: |
+      multi-line: with a colon
+      and "quotes"
+  - {name: alpha, version: 1.0.0, urls: [a.tgz], flavour: mint}
+  "beta":
+    - name: beta
+      version: not-semver
+    - name: beta
+      version: 2.0.0
+      urls:
+      - beta-2.0.0.tgz
+
+  # a comment between charts
+  gamma:
+  - name: gamma
+    version: 0.1.0
+    deprecated: yes
+generated: "2024-01-01T00:00:00Z"
+serverInfo: {contextPath: /charts}
+`;
+
+  it('splits a helm-style index into one document per chart', async () => {
+    const { splitEntries } = await import('../../src/source/index-file.js');
+    const split = splitEntries(sample)!;
+    expect(split).toBeDefined();
+    expect([...split.charts]).toHaveLength(3);
+    expect(splitEntries(`${sample}# *alias\n`)).toBeUndefined();
+    expect(splitEntries('apiVersion: v1\nentries: {a: [{name: a, version: 1.0.0}]}\n')).toBeUndefined();
+    expect(splitEntries(sample.replace('  gamma:', '  alpha:'))).toBeUndefined(); // duplicate chart key
+  });
+
+  it('gives exactly what reading the whole document gives', () => {
+    const chunked = parse(sample);
+    expect(chunked).toEqual(whole(sample));
+    expect(summary(chunked)).toEqual(['alpha@1.0.0', 'alpha@1.1', 'beta@2.0.0', 'gamma@0.1.0']);
+    expect(chunked.problems.map((p) => p.chart)).toEqual(['beta']);
+    expect(chunked.warnings.join(' ')).toMatch(/alpha\[\]\.flavour/);
+  });
+
+  it.skipIf(!existsSync(TESTDATA))("gives the same on Helm's vectors", async () => {
+    for (const f of ['local-index.yaml', 'chartmuseum-index.yaml', 'local-index-unordered.yaml', 'local-index-annotations.yaml']) {
+      const text = await readFile(join(TESTDATA, f), 'utf8');
+      expect(parse(text), f).toEqual(whole(text));
+    }
+  });
+
+  it('falls back to the whole document when a chunk is not what it seemed, and still reports YAML errors', () => {
+    const broken = `apiVersion: v1\nentries:\n  a:\n  - name: a\n    version: "1.0.0\n  b:\n  - name: b\n    version: 1.0.0\n`;
+    expect(() => parse(broken)).toThrow(/not valid YAML/);
+  });
+});
