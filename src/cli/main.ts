@@ -5,6 +5,7 @@ import { ChartMirrorError, errorMessage } from '../errors.js';
 import { redact } from '../util/secrets.js';
 import { EXIT } from './exit-codes.js';
 import { syncCommand, validateCommand, schemaCommand } from './commands.js';
+import { exportCommand, importCommand, inspectCommand } from './bundle-commands.js';
 import { commonOptions, runOptions } from './options.js';
 import { VERSION } from '../version.js';
 
@@ -34,7 +35,10 @@ async function main(argv: string[]): Promise<number> {
     )
     .command('validate', 'Check the config file only', (y) => commonOptions(y), async (args) => setExitCode(await validateCommand(args)))
     .command('schema', 'Print the JSON Schema of the config file', (y) => y, () => setExitCode(schemaCommand()))
-    .demandCommand(1, 'Name a command: sync, plan, validate or schema')
+    .command(exportCommand(setExitCode))
+    .command(importCommand(setExitCode))
+    .command(inspectCommand(setExitCode))
+    .demandCommand(1, 'Name a command: sync, plan, validate, schema, export, import or inspect')
     .fail((msg, err) => {
       throw err ?? new ChartMirrorError('USAGE', msg);
     })

@@ -1,0 +1,274 @@
+import { createHash } from 'node:crypto';
+import { mkdir, mkdtemp, readdir, rm, stat, writeFile } from 'node:fs/promises';
+import { join, resolve } from 'node:path';
+import { ChartMirrorError, ConfigError } from '../errors.js';
+import type { MirrorConfig, TargetConfig } from '../config/load.js';
+import { LayoutTarget } from '../content/layout.js';
+import type { Descriptor } from '../oci/descriptor.js';
+import { ANNOTATION_REF_NAME, HELM_CHART_MEDIA_TYPE, OCI_INDEX_MEDIA_TYPE, OCI_MANIFEST_MEDIA_TYPE } from '../oci/media-types.js';
+import type { EventSink, ItemResult } from '../pipeline/events.js';
+import { Journal } from '../pipeline/journal.js';
+import { runMirror, type RunResult } from '../pipeline/run.js';
+import { publicUrl } from '../report/json-report.js';
+import { writeFileAtomic } from '../util/fs-atomic.js';
+import { VERSION } from '../version.js';
+import {
+  EXPORT_MARKER,
+  INDEX_FILE,
+  LISTING_FILE,
+  LISTING_SCHEMA_VERSION,
+  OCI_LAYOUT_FILE,
+  ociLayoutJson,
+  parseManifest,
+  type BundleChart,
+  type BundleListing,
+} from './format.js';
+import { loadSince } from './state.js';
+import { openBundle, readBlob, type BundleStore } from './store.js';
+import { tarStream, type TarInput } from './tar.js';
+import { writeSplitFile, type WrittenFile } from './write.js';
+
+/** The one target an export writes to; also the `target` of its report items. */
+export const BUNDLE_TARGET = 'bundle';
+
+export interface ExportOptions {
+  /** `*.tar` (a tar, or parts with `split`) or a directory (an OCI layout). */
+  to: string;
+  /** Cut the tar into parts of this many bytes. */
+  split?: number;
+  /** State files or earlier bundles: chart versions they name are left out. */
+  since?: string[];
+  /** Parent of the export's scratch journal (default: the config's state directory). */
+  stateDir?: string;
+  concurrency?: number;
+  onEvent?: EventSink;
+  signal?: AbortSignal;
+  stopSignal?: AbortSignal;
+}
+
+export interface ExportOutcome {
+  result: RunResult;
+  /** What was written; absent when interrupted. */
+  bundle?: { kind: 'tar' | 'dir'; files: WrittenFile[] | string[]; charts: number; blobs: number; bytes: number; leftOut: number };
+  /** The layout being filled, kept when the export was interrupted: run again to resume. */
+  staging?: string;
+}
+
+export function isTarPath(path: string): boolean {
+  return /\.tar$/i.test(path);
+}
+
+/**
+ * `export`: run the sync pipeline (same fetching, verification and artifacts) into one OCI
+ * layout, the staging directory, then write the bundle from it. The staging layout survives an
+ * interruption, so a second run resumes (items already staged count as present). The config's
+ * own targets are ignored; each chart lands in repository `{chart}`.
+ *
+ * `since`: what the far side has is planted in a scratch journal, where the planner drops it
+ * like anything else already confirmed (unless the index now lists a different archive digest:
+ * a republished version goes into the bundle again).
+ */
+export async function runExport(cfg: MirrorConfig, opts: ExportOptions): Promise<ExportOutcome> {
+  const tar = isTarPath(opts.to);
+  if (opts.split !== undefined && !tar) throw new ChartMirrorError('USAGE', '--split needs --to FILE.tar');
+  const out = resolve(opts.to);
+  const staging = tar ? `${out}.staging` : out;
+  if (tar && (await stat(out).catch(() => undefined))?.isDirectory()) throw new ConfigError(`--to ${opts.to}: is a directory`);
+  const since = opts.since?.length ? await loadSince(opts.since) : [];
+  const fresh = !(await stat(staging).catch(() => undefined));
+  await claimDirectory(staging, opts.to);
+
+  const parent = opts.stateDir ?? cfg.stateDir;
+  let result: RunResult;
+  let scratch: string | undefined;
+  try {
+    const probe = await LayoutTarget.open(BUNDLE_TARGET, staging);
+    const layoutId = probe.id;
+    await probe.close();
+    await mkdir(parent, { recursive: true });
+    scratch = await mkdtemp(join(parent, 'export-'));
+    if (since.length) await plantSince(scratch, layoutId, cfg, since);
+    result = await runMirror(exportConfig(cfg, staging), {
+      stateDir: scratch,
+      concurrency: opts.concurrency,
+      onEvent: opts.onEvent,
+      signal: opts.signal,
+      stopSignal: opts.stopSignal,
+    });
+  } catch (e) {
+    // Failed before any chart version was tried (an unreadable index, a config problem): leave no litter.
+    if (fresh) await rm(staging, { recursive: true, force: true });
+    throw e;
+  } finally {
+    if (scratch) await rm(scratch, { recursive: true, force: true });
+  }
+
+  let leftOut = 0;
+  for (const i of result.items) {
+    // The scratch journal holds only what --since planted: a hit is on the far side.
+    if (i.status === 'present' && i.via === 'journal') {
+      leftOut++;
+      i.status = 'excluded';
+      i.reason = 'already on the far side (--since)';
+      delete i.via;
+      delete i.reference;
+    }
+  }
+  if (result.interrupted) return { result, staging };
+
+  const store = await openBundle(staging);
+  try {
+    const { listing, index, blobs } = await buildListing(store, result.items, since.length ? leftOut : undefined);
+    const meta = {
+      [OCI_LAYOUT_FILE]: Buffer.from(ociLayoutJson()),
+      [INDEX_FILE]: Buffer.from(JSON.stringify(index, null, 2) + '\n'),
+      [LISTING_FILE]: Buffer.from(JSON.stringify(listing, null, 2) + '\n'),
+    };
+    const summary = { charts: listing.totals.charts, blobs: listing.totals.blobs, bytes: listing.totals.bytes, leftOut };
+    if (!tar) {
+      for (const [name, bytes] of Object.entries(meta)) await writeFileAtomic(join(staging, name), bytes);
+      await pruneBlobs(staging, new Set(blobs.map((b) => b.digest.slice('sha256:'.length))));
+      await rm(join(staging, EXPORT_MARKER), { force: true });
+      return { result, bundle: { kind: 'dir', files: [staging], ...summary } };
+    }
+    const entries: TarInput[] = [
+      ...Object.entries(meta).map(([path, data]) => ({ kind: 'file' as const, path, size: data.length, data })),
+      { kind: 'dir', path: 'blobs' },
+      { kind: 'dir', path: 'blobs/sha256' },
+      ...blobs.map((d) => ({ kind: 'file' as const, path: `blobs/sha256/${d.digest.slice('sha256:'.length)}`, size: d.size, data: () => stagedBlob(store, d, staging) })),
+    ];
+    let files: WrittenFile[];
+    try {
+      files = await writeSplitFile(out, tarStream(entries), { split: opts.split, stop: opts.stopSignal });
+    } catch (e) {
+      if (e instanceof ChartMirrorError && e.code === 'ABORTED') return { result: { ...result, interrupted: true }, staging };
+      throw e;
+    }
+    await store.close();
+    await rm(staging, { recursive: true, force: true });
+    // Those references named the staging layout, which is gone: the bundle is the tar now.
+    for (const i of result.items) if (i.target === BUNDLE_TARGET) delete i.reference;
+    return { result, bundle: { kind: 'tar', files, ...summary } };
+  } finally {
+    await store.close();
+  }
+}
+
+/** The config with one layout target in place of its own, every source pointed at it. */
+function exportConfig(cfg: MirrorConfig, staging: string): MirrorConfig {
+  const target: TargetConfig = {
+    name: BUNDLE_TARGET,
+    kind: 'layout',
+    layoutDir: staging,
+    basePath: '',
+    repository: '{chart}',
+    plainHttp: false,
+    // Helm's exact manifest bytes: what a default `sync` pushes, and what helm push would.
+    manifestMediaType: false,
+    // The staging layout is ours: a republished version replaces what an earlier run staged.
+    onConflict: 'overwrite',
+    mount: false,
+    chunkSize: 64 * 1024 * 1024,
+    connections: 1,
+  };
+  return { ...cfg, targets: [target], sources: cfg.sources.map((s) => ({ ...s, targets: [BUNDLE_TARGET] })) };
+}
+
+/**
+ * A directory the export may fill and prune: absent, empty, or one an export made (it has a
+ * listing, or the in-progress marker). Anything else is someone else's and is refused.
+ */
+async function claimDirectory(dir: string, given: string): Promise<void> {
+  const s = await stat(dir).catch(() => undefined);
+  if (s && !s.isDirectory()) throw new ConfigError(`--to ${given}: ${dir} exists and is not a directory (a bundle file must end in .tar)`);
+  const names = s ? await readdir(dir) : [];
+  if (names.length && !names.includes(LISTING_FILE) && !names.includes(EXPORT_MARKER)) {
+    throw new ConfigError(`--to ${given}: ${dir} is not empty and holds no chartmirror bundle; name a new or empty directory`);
+  }
+  await mkdir(dir, { recursive: true });
+  await writeFile(join(dir, EXPORT_MARKER), 'chartmirror export in progress: run it again to resume\n');
+}
+
+/** Journal entries saying "the bundle target already has it" for what the far side holds. */
+async function plantSince(scratch: string, layoutId: string, cfg: MirrorConfig, since: { chart: string; version: string; digest: string; archiveDigest?: string }[]): Promise<void> {
+  const journal = await Journal.open(scratch);
+  try {
+    for (const s of cfg.sources) {
+      for (const c of since) {
+        const key = Journal.key({ source: s.name, chart: c.chart, version: c.version, destination: `${layoutId}/${c.chart}` });
+        await journal.record(key, { digest: c.digest, archive: c.archiveDigest });
+      }
+    }
+  } finally {
+    await journal.close();
+  }
+}
+
+/** Listing, index.json and every blob (sorted by digest) of the chart versions this export holds. */
+async function buildListing(
+  store: BundleStore,
+  items: ItemResult[],
+  leftOut: number | undefined,
+): Promise<{ listing: BundleListing; index: unknown; blobs: Descriptor[] }> {
+  const held = items.filter((i) => i.target === BUNDLE_TARGET && (i.status === 'pushed' || i.status === 'present') && i.digest && i.repository && i.tag);
+  const ref = (i: { repository?: string; tag?: string }) => `${i.repository}:${i.tag}`;
+  held.sort((a, b) => (ref(a) < ref(b) ? -1 : ref(a) > ref(b) ? 1 : 0));
+  const blobs = new Map<string, Descriptor>();
+  const charts: BundleChart[] = [];
+  const manifests: Descriptor[] = [];
+  for (const i of held) {
+    const size = await store.blobSize(i.digest!);
+    if (size === undefined) throw new ChartMirrorError('LAYOUT', `${store.display}: staged manifest ${i.digest} of ${i.chart} ${i.version} is missing; delete ${store.display} and export again`);
+    const md: Descriptor = { mediaType: OCI_MANIFEST_MEDIA_TYPE, digest: i.digest!, size };
+    const m = parseManifest(await readBlob(store, md));
+    const all = [md, m.config, ...m.layers];
+    for (const b of all) blobs.set(b.digest, { mediaType: b.mediaType, digest: b.digest, size: b.size });
+    const archive = m.layers.find((l) => l.mediaType === HELM_CHART_MEDIA_TYPE);
+    charts.push({
+      source: i.source,
+      chart: i.chart,
+      version: i.version,
+      tag: i.tag!,
+      repository: i.repository!,
+      digest: md.digest,
+      size,
+      ...(archive ? { archiveDigest: archive.digest } : {}),
+      ...(i.provenance ? { provenance: i.provenance } : {}),
+      ...(i.url ? { url: publicUrl(i.url) } : {}),
+      bytes: all.reduce((n, b) => n + b.size, 0),
+    });
+    manifests.push({ ...md, annotations: { [ANNOTATION_REF_NAME]: ref(i) } });
+  }
+  const sorted = [...blobs.values()].sort((a, b) => (a.digest < b.digest ? -1 : a.digest > b.digest ? 1 : 0));
+  const listing: BundleListing = {
+    schemaVersion: LISTING_SCHEMA_VERSION,
+    kind: 'chartmirror-bundle',
+    tool: { name: 'chartmirror', version: VERSION },
+    ...(leftOut !== undefined ? { incremental: { leftOut } } : {}),
+    totals: { charts: charts.length, blobs: sorted.length, bytes: sorted.reduce((n, b) => n + b.size, 0) },
+    charts,
+  };
+  const index = { schemaVersion: 2, mediaType: OCI_INDEX_MEDIA_TYPE, manifests };
+  return { listing, index, blobs: sorted };
+}
+
+/** A staged blob's bytes for the tar, checked against its digest on the way through. */
+async function* stagedBlob(store: BundleStore, d: Descriptor, staging: string): AsyncGenerator<Buffer> {
+  const hash = createHash('sha256');
+  let size = 0;
+  for await (const chunk of store.blobChunks(d.digest)) {
+    hash.update(chunk);
+    size += chunk.length;
+    yield chunk;
+  }
+  if (size !== d.size || `sha256:${hash.digest('hex')}` !== d.digest) {
+    throw new ChartMirrorError('LAYOUT', `${staging}: staged blob ${d.digest} is damaged; delete ${staging} and export again`);
+  }
+}
+
+/** Remove blobs (and unfinished temp files) the bundle does not reference. */
+async function pruneBlobs(layout: string, keep: Set<string>): Promise<void> {
+  const dir = join(layout, 'blobs', 'sha256');
+  const names = await readdir(dir).catch(() => [] as string[]);
+  await Promise.all(names.filter((n) => !keep.has(n)).map((n) => rm(join(dir, n), { force: true })));
+}

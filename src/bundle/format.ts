@@ -1,0 +1,134 @@
+/**
+ * What an air-gap bundle is: one OCI image layout (image-spec image-layout.md) plus a listing.
+ *
+ *   oci-layout                 {"imageLayoutVersion":"1.0.0"}
+ *   index.json                 one descriptor per chart version, ref name `<repository>:<tag>`
+ *   chartmirror-bundle.json    the listing: chart, version, tag, digest, source URL, provenance
+ *   blobs/sha256/<hex>         manifests, configs, chart archives, .prov files
+ *
+ * As a tar these are the entries, in this order (the three small files first, so a reader finds
+ * them without scanning the archive; then the blobs sorted by digest).
+ */
+import { z } from 'zod';
+import { ChartMirrorError } from '../errors.js';
+import type { Descriptor } from '../oci/descriptor.js';
+import { OCI_LAYOUT_VERSION } from '../oci/media-types.js';
+
+export const OCI_LAYOUT_FILE = 'oci-layout';
+export const INDEX_FILE = 'index.json';
+export const LISTING_FILE = 'chartmirror-bundle.json';
+/** Present in a directory while an export fills it: marks it as ours to reuse and prune. */
+export const EXPORT_MARKER = '.chartmirror-export';
+
+export const LISTING_SCHEMA_VERSION = 1;
+export const STATE_SCHEMA_VERSION = 1;
+
+const digest = z.string().regex(/^sha256:[a-f0-9]{64}$/);
+const provenance = z.enum(['ignored', 'absent', 'checked', 'verified']);
+
+const BundleChartSchema = z.object({
+  /** Source name in the exporting config ('bundle' when the layout came without a listing). */
+  source: z.string(),
+  chart: z.string(),
+  version: z.string(),
+  tag: z.string(),
+  /** Repository path inside the bundle; import pushes to `<--to path>/<repository>`. */
+  repository: z.string(),
+  /** Manifest digest and size. */
+  digest,
+  size: z.number().int().nonnegative(),
+  /** sha256 of the chart archive (the chart layer): what the source's index.yaml lists. */
+  archiveDigest: digest.optional(),
+  provenance: provenance.optional(),
+  /** The archive URL in the source, without credentials or query. */
+  url: z.string().optional(),
+  /** Manifest + config + layers, in bytes. */
+  bytes: z.number().int().nonnegative(),
+});
+
+export const BundleListingSchema = z.object({
+  schemaVersion: z.literal(LISTING_SCHEMA_VERSION),
+  kind: z.literal('chartmirror-bundle'),
+  tool: z.object({ name: z.string(), version: z.string() }),
+  /** Set by `export --since`: how many selected chart versions were left out as already on the far side. */
+  incremental: z.object({ leftOut: z.number().int().nonnegative() }).optional(),
+  totals: z.object({
+    charts: z.number().int().nonnegative(),
+    blobs: z.number().int().nonnegative(),
+    bytes: z.number().int().nonnegative(),
+  }),
+  charts: z.array(BundleChartSchema),
+});
+
+export type BundleChart = z.infer<typeof BundleChartSchema>;
+export type BundleListing = z.infer<typeof BundleListingSchema>;
+
+const StateChartSchema = z.object({
+  chart: z.string(),
+  version: z.string(),
+  tag: z.string(),
+  repository: z.string(),
+  digest,
+  archiveDigest: digest.optional(),
+  source: z.string().optional(),
+});
+
+/**
+ * What the far side holds at one destination, written by `import` and read by `export --since`.
+ * Cumulative: each import adds what it confirmed to what the file already listed.
+ */
+export const FarSideStateSchema = z.object({
+  schemaVersion: z.literal(STATE_SCHEMA_VERSION),
+  kind: z.literal('chartmirror-state'),
+  /** `oci://host/path` the entries were confirmed at. */
+  destination: z.string(),
+  updatedAt: z.string(),
+  charts: z.array(StateChartSchema),
+});
+
+export type StateChart = z.infer<typeof StateChartSchema>;
+export type FarSideState = z.infer<typeof FarSideStateSchema>;
+
+/** OCI repository path components and tags (distribution reference grammar). */
+export const REPO_PATH = /^[a-z0-9]+((\.|_|__|-+)[a-z0-9]+)*(\/[a-z0-9]+((\.|_|__|-+)[a-z0-9]+)*)*$/;
+export const OCI_TAG = /^[\w][\w.-]{0,127}$/;
+
+export function ociLayoutJson(): string {
+  return JSON.stringify({ imageLayoutVersion: OCI_LAYOUT_VERSION });
+}
+
+/** One line naming the first problems of a zod parse. */
+export function zodProblems(error: z.ZodError): string {
+  return error.issues
+    .slice(0, 3)
+    .map((i) => `${i.path.length ? i.path.join('.') : '(top)'}: ${i.message}`)
+    .join('; ');
+}
+
+export function parseListing(bytes: Buffer, where: string): BundleListing {
+  let raw: unknown;
+  try {
+    raw = JSON.parse(bytes.toString('utf8'));
+  } catch (e) {
+    throw new ChartMirrorError('LAYOUT', `${where}: ${LISTING_FILE} is not JSON (${(e as Error).message})`);
+  }
+  const parsed = BundleListingSchema.safeParse(raw);
+  if (!parsed.success) throw new ChartMirrorError('LAYOUT', `${where}: ${LISTING_FILE} is not a chartmirror listing: ${zodProblems(parsed.error)}`);
+  return parsed.data;
+}
+
+/** A manifest's config and layers, checked enough to copy it. */
+export interface ParsedManifest {
+  config: Descriptor;
+  layers: Descriptor[];
+  annotations: Record<string, string>;
+}
+
+export function parseManifest(bytes: Buffer): ParsedManifest {
+  const m = JSON.parse(bytes.toString('utf8')) as { config?: Descriptor; layers?: Descriptor[]; annotations?: Record<string, string> };
+  const ok = (d: Descriptor | undefined): d is Descriptor =>
+    !!d && typeof d.mediaType === 'string' && typeof d.digest === 'string' && /^sha256:[a-f0-9]{64}$/.test(d.digest) && Number.isSafeInteger(d.size) && d.size >= 0;
+  if (!ok(m.config)) throw new Error('the manifest has no valid config descriptor');
+  if (!Array.isArray(m.layers) || !m.layers.every(ok)) throw new Error('the manifest has no valid layers');
+  return { config: m.config, layers: m.layers, annotations: m.annotations ?? {} };
+}

@@ -1,0 +1,65 @@
+import { formatBytes } from '../report/summary.js';
+import type { BundleListing } from './format.js';
+import { describeBundle, verifyBundle } from './read.js';
+import { openBundle } from './store.js';
+
+export interface Inspection {
+  path: string;
+  kind: 'tar' | 'dir';
+  files: string[];
+  /** No chartmirror listing: derived from index.json. */
+  derived: boolean;
+  listing: BundleListing;
+  problems: string[];
+  warnings: string[];
+  /** Whether every blob was checked (--verify). */
+  verified: boolean;
+}
+
+/** Read a bundle's listing (and with `verify`, check every blob against its digest). */
+export async function inspectBundle(path: string, opts: { verify: boolean }): Promise<Inspection> {
+  const store = await openBundle(path);
+  try {
+    const d = await describeBundle(store);
+    const problems = [...d.problems];
+    if (opts.verify && d.manifests.length) problems.push(...(await verifyBundle(store, d)).problems);
+    return {
+      path: store.display,
+      kind: store.kind,
+      files: store.files,
+      derived: d.derived,
+      listing: d.listing,
+      problems,
+      warnings: d.warnings,
+      verified: opts.verify,
+    };
+  } finally {
+    await store.close();
+  }
+}
+
+/** The listing as a table, under one line that says what the bundle is. */
+export function formatInspection(i: Inspection): string {
+  const l = i.listing;
+  const parts = i.kind === 'tar' && i.files.length > 1 ? ` in ${i.files.length} parts` : '';
+  const head = [
+    `${i.path}: ${i.derived ? 'OCI layout without a chartmirror listing (derived from index.json)' : 'chartmirror bundle'}${parts}`,
+    `${l.totals.charts} chart version${l.totals.charts === 1 ? '' : 's'}, ${l.totals.blobs} blobs, ${formatBytes(l.totals.bytes)}`,
+  ];
+  if (l.incremental) head.push(`incremental: ${l.incremental.leftOut} selected version${l.incremental.leftOut === 1 ? '' : 's'} left out as already on the far side`);
+  const lines = [head.join('; ')];
+  const rows = [
+    ['CHART', 'VERSION', 'TAG', 'PROVENANCE', 'DIGEST', 'SOURCE', 'URL'],
+    ...l.charts.map((c) => [c.chart, c.version, c.tag, c.provenance ?? '-', c.digest, c.source, c.url ?? '-']),
+  ];
+  const widths = rows[0]!.map((_, col) => Math.max(...rows.map((r) => r[col]!.length)));
+  for (const r of rows) lines.push(r.map((cell, col) => (col === r.length - 1 ? cell : cell.padEnd(widths[col]!))).join('  ').trimEnd());
+  for (const w of i.warnings) lines.push(`warning: ${w}`);
+  if (i.problems.length) {
+    lines.push(`DAMAGED: ${i.problems.length} problem${i.problems.length === 1 ? '' : 's'}:`);
+    for (const p of i.problems) lines.push(`  ${p}`);
+  } else if (i.verified) {
+    lines.push(`verified: every blob matches its digest`);
+  }
+  return lines.join('\n') + '\n';
+}
