@@ -1,5 +1,6 @@
-import { mkdir, readFile, readdir, rm, stat, writeFile } from 'node:fs/promises';
-import { join, resolve } from 'node:path';
+import { constants } from 'node:fs';
+import { access, mkdir, readFile, readdir, rm, stat } from 'node:fs/promises';
+import { dirname, join, resolve } from 'node:path';
 import { ChartMirrorError } from '../errors.js';
 import type { Descriptor } from '../oci/descriptor.js';
 import {
@@ -34,13 +35,26 @@ export class OciLayout {
 
   private constructor(readonly dir: string) {}
 
-  static async open(dir: string, opts: { create: boolean } = { create: true }): Promise<OciLayout> {
+  /**
+   * Open (or create) a layout. `readOnly` leaves an existing layout untouched: no blobs
+   * directory is made and no leftover temp file removed (dry runs, reading bundles).
+   */
+  static async open(dir: string, opts: { create: boolean; readOnly?: boolean } = { create: true }): Promise<OciLayout> {
     const layout = new OciLayout(resolve(dir));
-    await layout.load(opts.create);
+    await layout.load(opts.create, opts.readOnly ?? false);
     return layout;
   }
 
-  private async load(create: boolean): Promise<void> {
+  /** Whether `dir` holds an OCI layout (an `oci-layout` file). */
+  static async exists(dir: string): Promise<boolean> {
+    try {
+      return (await stat(join(dir, 'oci-layout'))).isFile();
+    } catch {
+      return false;
+    }
+  }
+
+  private async load(create: boolean, readOnly: boolean): Promise<void> {
     const markerPath = join(this.dir, 'oci-layout');
     let marker: string | undefined;
     try {
@@ -74,6 +88,7 @@ export class OciLayout {
     } catch (e) {
       throw new ChartMirrorError('LAYOUT', `${this.dir}: damaged OCI layout: ${(e as Error).message}`);
     }
+    if (readOnly) return;
     await mkdir(join(this.dir, 'blobs', 'sha256'), { recursive: true });
     await this.removeStaleTemps();
   }
@@ -199,74 +214,120 @@ function layoutError(dir: string, e: unknown): ChartMirrorError {
   return new ChartMirrorError('LAYOUT', `${dir}: cannot write OCI layout (${code ?? (e as Error).message})`, { cause: e });
 }
 
-/** The layout as a Target: repository + tag become the ref name `<repository>:<tag>`. */
+/**
+ * The layout as a Target: repository + tag become the ref name `<repository>:<tag>`. A layout
+ * that does not exist yet is created by the first push, so a run that pushes nothing (a dry
+ * run, a run stopped by a config error) leaves no directory behind.
+ */
 export class LayoutTarget implements Target {
   readonly kind = 'layout' as const;
   readonly id: string;
+  readonly dir: string;
+  private layout: OciLayout | undefined;
+  private creating: Promise<OciLayout> | undefined;
 
   constructor(
     readonly name: string,
-    private readonly layout: OciLayout,
+    layout: OciLayout | string,
   ) {
-    this.id = `layout:${layout.dir}`;
+    this.dir = typeof layout === 'string' ? resolve(layout) : layout.dir;
+    this.layout = typeof layout === 'string' ? undefined : layout;
+    this.id = `layout:${this.dir}`;
   }
 
+  /** Open an existing layout, or create it now. */
   static async open(name: string, dir: string): Promise<LayoutTarget> {
     return new LayoutTarget(name, await OciLayout.open(dir));
   }
 
+  /**
+   * Open an existing layout (read-only for a dry run), or prepare to create it on the first push,
+   * after checking that it could be: an unwritable place is a config error before any work.
+   */
+  static async openLazily(name: string, dir: string, opts: { readOnly: boolean }): Promise<LayoutTarget> {
+    if (await OciLayout.exists(dir)) return new LayoutTarget(name, await OciLayout.open(dir, { create: false, readOnly: opts.readOnly }));
+    if (!opts.readOnly) await assertCreatable(resolve(dir));
+    return new LayoutTarget(name, dir);
+  }
+
+  private writable(): Promise<OciLayout> {
+    if (this.layout) return Promise.resolve(this.layout);
+    this.creating ??= OciLayout.open(this.dir, { create: true }).then((l) => (this.layout = l));
+    return this.creating;
+  }
+
   reference(repo: string, tag: string, digest?: string): string {
-    return `oci-layout://${this.layout.dir}/${repo}${digest ? `@${digest}` : `:${tag}`}`;
+    return `oci-layout://${this.dir}/${repo}${digest ? `@${digest}` : `:${tag}`}`;
   }
 
   async listTags(repo: string): Promise<Set<string>> {
     const prefix = `${repo}:`;
     const tags = new Set<string>();
-    for (const ref of this.layout.refs().keys()) if (ref.startsWith(prefix)) tags.add(ref.slice(prefix.length));
+    for (const ref of this.layout?.refs().keys() ?? []) if (ref.startsWith(prefix)) tags.add(ref.slice(prefix.length));
     return tags;
   }
 
   async resolve(repo: string, tag: string): Promise<string | undefined> {
-    return this.layout.resolveRef(`${repo}:${tag}`)?.digest;
+    return this.layout?.resolveRef(`${repo}:${tag}`)?.digest;
   }
 
   async push(repo: string, tag: string, content: ArtifactContent): Promise<PushOutcome> {
+    const layout = await this.writable();
     const outcome: PushOutcome = { bytesUploaded: 0, blobsSkipped: 0, blobsMounted: 0 };
     for (const blob of content.blobs) {
-      if (await this.layout.hasBlob(blob.descriptor)) {
+      if (await layout.hasBlob(blob.descriptor)) {
         outcome.blobsSkipped++;
         continue;
       }
-      await this.layout.writeBlob(blob.descriptor, await blobBytes(blob));
+      await layout.writeBlob(blob.descriptor, await blobBytes(blob));
       outcome.bytesUploaded += blob.descriptor.size;
     }
     const m = content.manifest;
-    if (!(await this.layout.hasBlob(m.descriptor))) {
-      await this.layout.writeBlob(m.descriptor, m.bytes);
+    if (!(await layout.hasBlob(m.descriptor))) {
+      await layout.writeBlob(m.descriptor, m.bytes);
       outcome.bytesUploaded += m.bytes.length;
     }
-    await this.layout.setRef(`${repo}:${tag}`, m.descriptor);
+    await layout.setRef(`${repo}:${tag}`, m.descriptor);
     return outcome;
   }
 
   async fetchManifest(repo: string, reference: string): Promise<{ descriptor: Descriptor; bytes: Buffer }> {
-    const desc = isSha256Digest(reference)
-      ? this.layout.manifests.find((m) => m.digest === reference)
-      : this.layout.resolveRef(`${repo}:${reference}`);
-    if (!desc) throw new ChartMirrorError('LAYOUT', `${this.layout.dir}: no manifest ${repo}:${reference}`);
-    return { descriptor: desc, bytes: await this.layout.readBlob(desc) };
+    const layout = this.layout;
+    const desc = !layout
+      ? undefined
+      : isSha256Digest(reference)
+        ? layout.manifests.find((m) => m.digest === reference)
+        : layout.resolveRef(`${repo}:${reference}`);
+    if (!layout || !desc) throw new ChartMirrorError('LAYOUT', `${this.dir}: no manifest ${repo}:${reference}`);
+    return { descriptor: desc, bytes: await layout.readBlob(desc) };
   }
 
   fetchBlob(_repo: string, descriptor: Descriptor): Promise<Buffer> {
+    if (!this.layout) throw new ChartMirrorError('LAYOUT', `${this.dir}: no blob ${descriptor.digest}`);
     return this.layout.readBlob(descriptor);
   }
 
   async close(): Promise<void> {
-    await this.layout.flush();
+    await this.layout?.flush();
   }
 }
 
-/** Write a small file next to the layout without going through blobs (tests, bundles). */
-export async function writeLayoutFile(dir: string, name: string, data: string): Promise<void> {
-  await writeFile(join(dir, name), data);
+/** The nearest existing ancestor of `dir` must be a writable directory. */
+async function assertCreatable(dir: string): Promise<void> {
+  let cur = dir;
+  for (;;) {
+    try {
+      const s = await stat(cur);
+      if (!s.isDirectory()) throw new ChartMirrorError('LAYOUT', `${dir}: cannot create an OCI layout here (${cur} is not a directory)`);
+      await access(cur, constants.W_OK);
+      return;
+    } catch (e) {
+      if (e instanceof ChartMirrorError) throw e;
+      const code = (e as NodeJS.ErrnoException).code;
+      if (code !== 'ENOENT') throw new ChartMirrorError('LAYOUT', `${dir}: cannot create an OCI layout here (${code ?? (e as Error).message})`);
+      const parent = dirname(cur);
+      if (parent === cur) return;
+      cur = parent;
+    }
+  }
 }

@@ -1,9 +1,9 @@
-import { ConfigError } from '../errors.js';
+import { ConfigError, errorMessage } from '../errors.js';
 import { HttpClient } from '../http/client.js';
 import type { RetryContext } from '../http/retry.js';
 import type { MirrorConfig, TargetConfig } from '../config/load.js';
 import { loadKeyring, type Keyring } from '../chart/provenance.js';
-import { LayoutTarget, OciLayout } from '../content/layout.js';
+import { LayoutTarget } from '../content/layout.js';
 import { BlobLocator, RegistryTarget } from '../content/registry-target.js';
 import type { Target } from '../content/target.js';
 import { RegistryClient } from '../registry/client.js';
@@ -11,7 +11,6 @@ import { Authenticator } from '../registry/auth/authenticator.js';
 import { resolveCredential } from '../registry/auth/credentials.js';
 import { OCI_MANIFEST_MEDIA_TYPE } from '../oci/media-types.js';
 import { ChartRepository } from '../source/repository.js';
-import { errorMessage } from '../errors.js';
 import type { EventSink } from './events.js';
 import { VERSION } from '../version.js';
 
@@ -26,6 +25,8 @@ export interface RunContext {
   targets: Map<string, TargetBinding>;
   repositories: Map<string, ChartRepository>;
   keyrings: Map<string, Keyring>;
+  /** Open the targets now (creating layout directories) if createContext was told to wait. */
+  openTargets(): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -35,9 +36,12 @@ export function retryReporter(what: string, emit: EventSink): RetryContext['onRe
 
 /**
  * Build the run's shared pieces. Keyrings are read first: an unreadable one is a config error
- * before any work. In a dry run, layouts are only read (a missing one counts as empty).
+ * before any work. Layouts are only read until something is pushed into them.
  */
-export async function createContext(cfg: MirrorConfig, opts: { dryRun: boolean; emit: EventSink }): Promise<RunContext> {
+export async function createContext(
+  cfg: MirrorConfig,
+  opts: { dryRun: boolean; emit: EventSink; deferTargets?: boolean },
+): Promise<RunContext> {
   const keyrings = new Map<string, Keyring>();
   for (const s of cfg.sources) {
     const files = s.provenance.keyring;
@@ -50,13 +54,20 @@ export async function createContext(cfg: MirrorConfig, opts: { dryRun: boolean; 
   const targets = new Map<string, TargetBinding>();
   const locator = new BlobLocator();
   const authenticators = new Map<string, Authenticator>();
-  try {
-    for (const t of cfg.targets) {
-      targets.set(t.name, { config: t, target: await openTarget(t, { cfg, http, locator, authenticators, ...opts }) });
+  let opened: Promise<void> | undefined;
+  const openTargets = () =>
+    (opened ??= (async () => {
+      for (const t of cfg.targets) {
+        targets.set(t.name, { config: t, target: await openTarget(t, { cfg, http, locator, authenticators, ...opts }) });
+      }
+    })());
+  if (!opts.deferTargets) {
+    try {
+      await openTargets();
+    } catch (e) {
+      await http.close();
+      throw e;
     }
-  } catch (e) {
-    await http.close();
-    throw e;
   }
 
   const repositories = new Map<string, ChartRepository>();
@@ -78,6 +89,7 @@ export async function createContext(cfg: MirrorConfig, opts: { dryRun: boolean; 
     targets,
     repositories,
     keyrings,
+    openTargets,
     async close() {
       await Promise.all([...targets.values()].map((b) => b.target.close().catch(() => undefined)));
       await http.close();
@@ -97,13 +109,9 @@ async function openTarget(
   },
 ): Promise<Target> {
   if (t.kind === 'layout') {
-    const dir = t.layoutDir!;
-    if (ctx.dryRun) {
-      const existing = await OciLayout.open(dir, { create: false }).catch(() => undefined);
-      return existing ? new LayoutTarget(t.name, existing) : new EmptyTarget(t.name, `layout:${dir}`);
-    }
     try {
-      return await LayoutTarget.open(t.name, dir);
+      // Created by the first push: a run that pushes nothing leaves no directory behind.
+      return await LayoutTarget.openLazily(t.name, t.layoutDir!, { readOnly: ctx.dryRun });
     } catch (e) {
       throw new ConfigError(`targets.${t.name}.layout: ${errorMessage(e)}`);
     }
@@ -136,32 +144,4 @@ async function openTarget(
     retry: ctx.cfg.retry,
     onRetry: retryReporter(`target ${t.name}`, ctx.emit),
   });
-}
-
-/** A layout that does not exist yet, seen by a dry run: it holds nothing. */
-class EmptyTarget implements Target {
-  readonly kind = 'layout' as const;
-  constructor(
-    readonly name: string,
-    readonly id: string,
-  ) {}
-  reference(repo: string, tag: string): string {
-    return `${this.id}/${repo}:${tag}`;
-  }
-  async listTags(): Promise<Set<string>> {
-    return new Set();
-  }
-  async resolve(): Promise<string | undefined> {
-    return undefined;
-  }
-  async push(): Promise<never> {
-    throw new Error('dry run: nothing is written');
-  }
-  async fetchManifest(): Promise<never> {
-    throw new Error('dry run: nothing to read');
-  }
-  async fetchBlob(): Promise<never> {
-    throw new Error('dry run: nothing to read');
-  }
-  async close(): Promise<void> {}
 }

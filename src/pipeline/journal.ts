@@ -41,7 +41,7 @@ export class Journal {
 
   private constructor(
     readonly dir: string,
-    private readonly readOnly: boolean,
+    private readOnly: boolean,
   ) {}
 
   static key(k: JournalKey): string {
@@ -80,7 +80,20 @@ export class Journal {
         this.ignoredLines++;
       }
     }
-    if (this.readOnly) return;
+    if (!this.readOnly) await this.startWriting();
+  }
+
+  /**
+   * Make a journal opened read-only writable: create the state directory, compact, open the file
+   * for appending. Runs read the journal first and write only once they know they will work.
+   */
+  async openForWriting(): Promise<void> {
+    if (this.fh) return;
+    this.readOnly = false;
+    await this.startWriting();
+  }
+
+  private async startWriting(): Promise<void> {
     await mkdir(this.dir, { recursive: true });
     if (this.ignoredLines > 0 || this.lines > 2 * this.entries.size + 1000) await this.compact();
     this.fh = await open(this.path, 'a');

@@ -68,14 +68,23 @@ export async function runMirror(cfg: MirrorConfig, opts: RunOptions = {}): Promi
   };
   const stateDir = opts.stateDir ?? cfg.stateDir;
 
-  const ctx = await createContext(cfg, { dryRun, emit });
+  // Nothing is written (state directory, index cache, layouts) until every index has been read
+  // and the plan stands: an unreachable source or a config error found while planning stops the
+  // run with nothing on disk. Layouts are created by their first push.
+  const ctx = await createContext(cfg, { dryRun, emit, deferTargets: true });
   let journal: Journal | undefined;
   let interrupted = false;
   try {
-    journal = await Journal.open(stateDir, { readOnly: dryRun });
+    journal = await Journal.open(stateDir, { readOnly: true });
     const cache = new IndexCache(stateDir);
-    const indexes = await Promise.all(cfg.sources.map((s) => loadIndex(s, ctx, cache, dryRun, emit, opts.signal)));
+    const indexes = await Promise.all(cfg.sources.map((s) => loadIndex(s, ctx, cache, emit, opts.signal)));
+    await ctx.openTargets();
     const work = plan(cfg, ctx, indexes, journal, record, emit, opts.verifyRemote ?? false);
+    if (!dryRun) await journal.openForWriting();
+    for (const i of indexes) {
+      if (!dryRun) await i.remember?.();
+      i.remember = undefined; // it holds the index body, which the run no longer needs
+    }
 
     const tags = new TagCache(opts.signal);
     if (dryRun) {
@@ -95,6 +104,9 @@ interface LoadedIndex {
   repo: ChartRepository;
   entries: IndexEntry[];
   problems: { chart: string; version: string; reason: string }[];
+  notModified: boolean;
+  /** Keep this index and its validators for the next run's conditional fetch. */
+  remember?: () => Promise<void>;
 }
 
 /** Fetch (conditionally) and parse one source's index. Any failure is fatal before work starts. */
@@ -102,7 +114,6 @@ async function loadIndex(
   source: SourceConfig,
   ctx: RunContext,
   cache: IndexCache,
-  dryRun: boolean,
   emit: EventSink,
   signal?: AbortSignal,
 ): Promise<LoadedIndex> {
@@ -110,11 +121,13 @@ async function loadIndex(
   const cached = repo.isLocal ? undefined : await cache.get(repo.indexUrl());
   let bytes: Buffer;
   let notModified = false;
+  let remember: LoadedIndex['remember'];
   try {
     const fetched = await repo.fetchIndex(cached, signal);
     if (fetched.bytes) {
-      bytes = fetched.bytes;
-      if (!dryRun && !repo.isLocal) await cache.put(fetched.url, fetched, bytes).catch(() => undefined);
+      const body = fetched.bytes;
+      bytes = body;
+      if (!repo.isLocal) remember = () => cache.put(fetched.url, fetched, body).catch(() => undefined);
     } else {
       bytes = cached!.bytes;
       notModified = true;
@@ -129,7 +142,7 @@ async function loadIndex(
     throw new ConfigError(`sources.${source.name}: ${errorMessage(e)}`, { cause: e });
   }
   for (const w of parsed.warnings) emit({ type: 'warning', message: `source ${source.name}: ${w}` });
-  return { source, repo, entries: parsed.entries, problems: parsed.problems, notModified } as LoadedIndex & { notModified: boolean };
+  return { source, repo, entries: parsed.entries, problems: parsed.problems, notModified, remember };
 }
 
 function repositoryFor(template: string, source: string, chart: string): string {
@@ -277,7 +290,7 @@ function plan(
       versions: idx.entries.length + idx.problems.length,
       selected: selectedCount,
       excluded: excludedCount,
-      notModified: Boolean((idx as LoadedIndex & { notModified?: boolean }).notModified),
+      notModified: idx.notModified,
     });
   }
   const pending = work.reduce((n, w) => n + w.destinations.length, 0);

@@ -122,6 +122,7 @@ ${over.extra ?? ''}`;
     expect(r.lines[0]).toMatch(c.line());
     expect(r.stderr).not.toMatch(/\n\s+at /);
     expect(r.stdout).toBe('');
+    expect(r.written).toEqual([]); // no state directory, no layout
   });
 
   it.concurrent.for(cases.filter((c) => !c.name.startsWith('an unreachable')))('$name: validate', async (c, { expect }) => {
@@ -147,6 +148,9 @@ ${over.extra ?? ''}`;
     expect(r.stderr).toBe(
       'chartmirror: targets.disk: sources "one" and "two" both map chart "app" to app; add {source} to targets[].repository or use sources[].targets\n',
     );
+    expect(await readdir(dir)).toEqual(['mirror.config.yaml', 'one', 'two']);
+    const s = await chartmirror(['sync', '--config', file]);
+    expect(s.code, s.stderr).toBe(2);
     expect(await readdir(dir)).toEqual(['mirror.config.yaml', 'one', 'two']);
     // With {source} in the template each source has its own repository.
     const fixed = await writeConfig(dir, text.replace('layout: ./out}', 'layout: ./out, repository: "{source}/{chart}"}'), 'fixed.yaml');
