@@ -41,6 +41,7 @@ const MAX_REDIRECTS = 10;
  */
 export class ChartRepository {
   private readonly authHeader?: string;
+  private readonly unreachableForSizes = new Set<string>();
 
   constructor(
     readonly name: string,
@@ -145,7 +146,17 @@ export class ChartRepository {
         return code === 'ENOENT' || code === 'ENOTDIR' ? { missing: 'no such file' } : {};
       }
     }
-    const res = await this.get(url, { accept: 'application/gzip,application/octet-stream' }, signal, 'HEAD');
+    // A host that cannot be reached once is not asked again: a plan over a large index would
+    // otherwise wait out one connect or DNS timeout per version.
+    const origin = new URL(url).origin;
+    if (this.unreachableForSizes.has(origin)) return {};
+    let res: HttpResponse;
+    try {
+      res = await this.get(url, { accept: 'application/gzip,application/octet-stream' }, signal, 'HEAD');
+    } catch (e) {
+      this.unreachableForSizes.add(origin);
+      throw e;
+    }
     await res.dump();
     if (res.status === 404 || res.status === 410) return { missing: `HEAD ${res.status}` };
     const declared = Number(res.header('content-length') ?? NaN);
