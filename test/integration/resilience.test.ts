@@ -226,6 +226,44 @@ describe.skipIf(!haveBinaries('docker-registry', 'nginx'))('resilience', () => {
     }
   });
 
+  it('gives up after the configured attempts and reports the last error; the others still land', async () => {
+    const proxy = await startFaultProxy(server.url, ({ path }) => (path === '/res-1-1.0.2.tgz' ? '503' : undefined));
+    try {
+      const cfg = await writeConfig(work, {
+        sources: [{ name: 'src', url: proxy.url, charts: { include: ['res-1'] } }],
+        targets: [{ name: 'reg', url: registry.oci('giveup'), plainHttp: true }],
+        http: { retries: { attempts: 3, backoff: '20ms' } },
+      }, 'giveup.yaml');
+      const run = await chartmirror(['sync', '--config', cfg, '--report', join(work, 'giveup.json'), '--state', join(work, 'giveup-state')]);
+      expect(run.code).toBe(1);
+      const items = (await readReport(join(work, 'giveup.json'))).items;
+      expect(items.find((i) => i.chart === 'res-1' && i.version === '1.0.2')).toMatchObject({ status: 'failed', reason: expect.stringMatching(/503 service unavailable/) });
+      expect(items.filter((i) => i.status === 'pushed')).toHaveLength(4);
+      expect(proxy.log().filter((r) => r.path === '/res-1-1.0.2.tgz')).toHaveLength(3);
+    } finally {
+      await proxy.stop();
+    }
+  });
+
+  it('requestsPerSecond caps the request rate to a registry', async () => {
+    const proxy = await startFaultProxy(registry.baseUrl, () => undefined);
+    try {
+      const cfg = await writeConfig(work, {
+        sources: [{ name: 'src', url: server.url, charts: { include: ['res-2', 'res-3'] } }],
+        targets: [{ name: 'reg', url: `oci://${proxy.host}/paced`, plainHttp: true, requestsPerSecond: 20 }],
+      }, 'paced.yaml');
+      const run = await chartmirror(['sync', '--config', cfg, '--state', join(work, 'paced-state')]);
+      expect(run.code, run.stderr).toBe(0);
+      const times = proxy.log().map((r) => r.at);
+      expect(times.length).toBeGreaterThan(30);
+      // N requests at 20 per second take at least (N - 1) / 20 seconds.
+      const spanSeconds = (Math.max(...times) - Math.min(...times)) / 1000;
+      expect(spanSeconds).toBeGreaterThanOrEqual(((times.length - 1) / 20) * 0.9);
+    } finally {
+      await proxy.stop();
+    }
+  });
+
   it('a republished version (new digest in the index) is checked again, not trusted from the journal', async () => {
     const state = join(work, 'repub-state');
     const cfg = await writeConfig(work, {

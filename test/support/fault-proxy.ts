@@ -10,7 +10,7 @@ export interface FaultProxy {
   /** Faults injected so far, by kind. */
   injected(): Record<Fault, number>;
   /** Requests seen (method and path, query stripped) with the fault applied, if any. */
-  log(): Array<{ method: string; path: string; fault?: Fault }>;
+  log(): Array<{ method: string; path: string; fault?: Fault; at: number }>;
   /** Change the plan (e.g. to stop injecting). */
   setPlan(plan: FaultPlan): void;
   stop(): Promise<void>;
@@ -29,7 +29,7 @@ export async function startFaultProxy(upstream: string, plan: FaultPlan, opts: {
   const up = new URL(upstream);
   const counts = new Map<string, number>();
   const injected: Record<Fault, number> = { reset: 0, '503': 0, '429': 0, truncate: 0, slow: 0, stall: 0 };
-  const log: Array<{ method: string; path: string; fault?: Fault }> = [];
+  const log: Array<{ method: string; path: string; fault?: Fault; at: number }> = [];
   let index = 0;
   let current = plan;
   const sockets = new Set<Socket>();
@@ -41,7 +41,7 @@ export async function startFaultProxy(upstream: string, plan: FaultPlan, opts: {
     const seen = counts.get(key) ?? 0;
     counts.set(key, seen + 1);
     const fault = current({ method, path: url.pathname, key, seen, index: index++ });
-    log.push({ method, path: url.pathname, fault });
+    log.push({ method, path: url.pathname, fault, at: Date.now() });
     if (fault) injected[fault]++;
 
     if (fault === 'reset') {
