@@ -1,7 +1,7 @@
 import { randomBytes, createHash } from 'node:crypto';
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { gzipSync } from 'node:zlib';
+import { craftTgz } from '../test/support/craft.js';
 
 /**
  * A synthetic classic repository: `charts` charts x `versions` versions, each a real chart
@@ -14,37 +14,17 @@ export interface SyntheticRepo {
   indexBytes: number;
 }
 
-function tarEntry(name: string, data: Buffer, mtime: number): Buffer[] {
-  const h = Buffer.alloc(512);
-  h.write(name, 0, 100, 'utf8');
-  h.write('0000644\0', 100, 'ascii');
-  h.write('0000000\0', 108, 'ascii');
-  h.write('0000000\0', 116, 'ascii');
-  h.write(data.length.toString(8).padStart(11, '0') + '\0', 124, 'ascii');
-  h.write(mtime.toString(8).padStart(11, '0') + '\0', 136, 'ascii');
-  h.write('        ', 148, 'ascii');
-  h.write('0', 156, 'ascii');
-  h.write('ustar\0', 257, 'ascii');
-  h.write('00', 263, 'ascii');
-  let sum = 0;
-  for (const b of h) sum += b;
-  h.write(sum.toString(8).padStart(6, '0') + '\0 ', 148, 'ascii');
-  return [h, data, Buffer.alloc((512 - (data.length % 512)) % 512)];
-}
-
 export function chartArchive(name: string, version: string, archiveBytes: number, mtime: number): Buffer {
   const chartYaml = `apiVersion: v2\nname: ${name}\ndescription: A synthetic chart for benchmarks\ntype: application\nversion: ${version}\nappVersion: "1.0.0"\nmaintainers:\n  - name: Bench\n    email: bench@example.invalid\n`;
   const values = `replicaCount: 1\nimage:\n  repository: nginx\n  tag: "1.27"\nservice:\n  type: ClusterIP\n  port: 80\n`;
   // Random text compresses poorly, so the archive ends up near the wanted size.
   const filler = randomBytes(Math.max(0, Math.floor(archiveBytes * 0.9))).toString('base64');
   const template = `apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: {{ .Release.Name }}\n  annotations:\n    bench/filler: "${filler}"\nspec:\n  replicas: {{ .Values.replicaCount }}\n`;
-  const blocks = [
-    ...tarEntry(`${name}/Chart.yaml`, Buffer.from(chartYaml), mtime),
-    ...tarEntry(`${name}/values.yaml`, Buffer.from(values), mtime),
-    ...tarEntry(`${name}/templates/deployment.yaml`, Buffer.from(template), mtime),
-    Buffer.alloc(1024),
-  ];
-  return gzipSync(Buffer.concat(blocks));
+  return craftTgz([
+    { name: `${name}/Chart.yaml`, data: chartYaml, mtime },
+    { name: `${name}/values.yaml`, data: values, mtime },
+    { name: `${name}/templates/deployment.yaml`, data: template, mtime },
+  ]);
 }
 
 export async function generateRepo(dir: string, opts: { charts: number; versions: number; archiveBytes: number }): Promise<SyntheticRepo> {

@@ -10,18 +10,13 @@ import { ChartMirrorError } from '../errors.js';
 import { runExport, type ExportOutcome } from '../bundle/export.js';
 import { runImport } from '../bundle/import.js';
 import { formatInspection, inspectBundle } from '../bundle/inspect.js';
-import type { PipelineEvent } from '../pipeline/events.js';
 import { Selector } from '../pipeline/selection.js';
-import type { RunResult } from '../pipeline/run.js';
-import { createProgress, type ProgressRenderer } from '../progress/renderer.js';
-import { formatBytes, runSummary } from '../report/summary.js';
-import { writeReports } from '../report/write.js';
+import { formatBytes } from '../report/summary.js';
 import { redact, registerSecret } from '../util/secrets.js';
 import { EXIT } from './exit-codes.js';
 import { runOptions } from './options.js';
-import { installSignalHandlers, type StopControl } from './signals.js';
+import { checkConcurrency, finishRun, runExitCode, runWithProgress } from './run-support.js';
 
-const GRACE_MS = 5_000;
 /** Parts smaller than this are a typo (`--split 1` for 1 byte), not removable media. */
 const MIN_SPLIT = 1024;
 
@@ -114,51 +109,9 @@ export function inspectCommand(setExitCode: SetExitCode): CommandModule<object, 
   };
 }
 
-function checkConcurrency(n: number | undefined): void {
-  if (n !== undefined && (!Number.isInteger(n) || n < 1)) throw new ChartMirrorError('USAGE', '--concurrency must be a positive whole number');
-}
-
-/** Progress, signals and reports exactly as sync has them, around one run. */
-async function runWithProgress(
-  args: { 'log-format': 'text' | 'json'; verbose: boolean; debug: boolean; quiet: boolean },
-  run: (hooks: { onEvent: (e: PipelineEvent) => void; signals: StopControl }) => Promise<RunResult>,
-): Promise<{ result: RunResult; progress: ProgressRenderer; signals: StopControl }> {
-  const progress = createProgress(process.stderr, { format: args['log-format'], verbose: args.verbose || args.debug, quiet: args.quiet });
-  const onEvent = (e: PipelineEvent) => progress.handle(e);
-  const signals = installSignalHandlers({ graceMs: GRACE_MS, onStop: (signal) => onEvent({ type: 'stopping', signal }) });
-  progress.start();
-  try {
-    return { result: await run({ onEvent, signals }), progress, signals };
-  } finally {
-    await progress.stop();
-    signals.dispose();
-  }
-}
-
 /** One closing line of our own after the summary: text, or a JSON object with --log-format json. */
 function note(format: 'text' | 'json', line: string, obj: Record<string, unknown>): void {
   process.stderr.write(redact(format === 'json' ? JSON.stringify({ time: new Date().toISOString(), ...obj }) : line) + '\n');
-}
-
-function exitCode(result: RunResult, signals: StopControl): number {
-  if (signals.received) return signals.received === 'SIGINT' ? EXIT.SIGINT : EXIT.SIGTERM;
-  return result.items.some((i) => i.status === 'failed') ? EXIT.FAILED : EXIT.OK;
-}
-
-async function finish(
-  args: { report?: string; 'report-md'?: string; junit?: string; map?: string },
-  command: string,
-  result: RunResult,
-  progress: ProgressRenderer,
-): Promise<void> {
-  let reportError: unknown;
-  try {
-    await writeReports({ json: args.report, markdown: args['report-md'], junit: args.junit, map: args.map }, command, result);
-  } catch (e) {
-    reportError = e;
-  }
-  progress.finish(runSummary(result));
-  if (reportError) throw reportError;
 }
 
 async function exportHandler(args: ExportArgs): Promise<number> {
@@ -190,7 +143,7 @@ async function exportHandler(args: ExportArgs): Promise<number> {
     });
     return outcome.result;
   });
-  await finish(args, 'export', result, progress);
+  await finishRun(args, 'export', result, progress);
   const b = outcome!.bundle;
   const format = args['log-format'];
   if (!b) {
@@ -212,7 +165,7 @@ async function exportHandler(args: ExportArgs): Promise<number> {
       leftOut: b.leftOut,
     });
   }
-  return exitCode(result, signals);
+  return runExitCode(result, signals);
 }
 
 async function readStdin(): Promise<string> {
@@ -257,14 +210,14 @@ async function importHandler(args: ImportArgs): Promise<number> {
     stateCharts = outcome.stateCharts;
     return outcome.result;
   });
-  await finish(args, 'import', result, progress);
+  await finishRun(args, 'import', result, progress);
   const carry = stateFiles[stateFiles.length - 1];
   if (carry) note(args['log-format'], `far-side state: ${carry} (${stateCharts} chart version${stateCharts === 1 ? '' : 's'}); carry it back for export --since`, {
     event: 'state',
     files: stateFiles,
     charts: stateCharts,
   });
-  return exitCode(result, signals);
+  return runExitCode(result, signals);
 }
 
 async function inspectHandler(args: InspectArgs): Promise<number> {

@@ -1,16 +1,11 @@
 import { loadConfig, type MirrorConfig } from '../config/load.js';
 import { configJsonSchema } from '../config/schema.js';
 import { loadKeyring } from '../chart/provenance.js';
-import { ChartMirrorError } from '../errors.js';
-import { runMirror, type RunResult } from '../pipeline/run.js';
+import { runMirror } from '../pipeline/run.js';
 import { Selector } from '../pipeline/selection.js';
-import type { PipelineEvent } from '../pipeline/events.js';
-import { createProgress } from '../progress/renderer.js';
 import { formatPlan } from '../report/plan-text.js';
-import { runSummary } from '../report/summary.js';
-import { writeReports } from '../report/write.js';
 import { EXIT } from './exit-codes.js';
-import { installSignalHandlers } from './signals.js';
+import { checkConcurrency, finishRun, runExitCode, runWithProgress } from './run-support.js';
 import type { GlobalArgs } from './options.js';
 
 export interface SyncArgs extends GlobalArgs {
@@ -24,28 +19,16 @@ export interface SyncArgs extends GlobalArgs {
   'verify-remote': boolean;
 }
 
-const GRACE_MS = 5_000;
-
 /**
  * sync and plan (= sync --dry-run). Progress goes to stderr; a dry run prints the plan on
  * stdout. Reports are written after the run, also when it was interrupted.
  */
 export async function syncCommand(args: SyncArgs, command: 'sync' | 'plan'): Promise<number> {
-  if (args.concurrency !== undefined && (!Number.isInteger(args.concurrency) || args.concurrency < 1)) {
-    throw new ChartMirrorError('USAGE', '--concurrency must be a positive whole number');
-  }
+  checkConcurrency(args.concurrency);
   const cfg = await loadConfig(args.config);
   checkSelections(cfg);
-  const progress = createProgress(process.stderr, { format: args['log-format'], verbose: args.verbose || args.debug, quiet: args.quiet });
-  const onEvent = (e: PipelineEvent) => progress.handle(e);
-  const signals = installSignalHandlers({
-    graceMs: GRACE_MS,
-    onStop: (signal) => onEvent({ type: 'stopping', signal }),
-  });
-  progress.start();
-  let result: RunResult;
-  try {
-    result = await runMirror(cfg, {
+  const { result, progress, signals } = await runWithProgress(args, ({ onEvent, signals }) =>
+    runMirror(cfg, {
       dryRun: args.dryRun,
       concurrency: args.concurrency,
       stateDir: args.state,
@@ -53,22 +36,11 @@ export async function syncCommand(args: SyncArgs, command: 'sync' | 'plan'): Pro
       onEvent,
       stopSignal: signals.stop,
       signal: signals.abort,
-    });
-  } finally {
-    await progress.stop();
-    signals.dispose();
-  }
+    }),
+  );
   if (result.dryRun) process.stdout.write(formatPlan(result));
-  let reportError: unknown;
-  try {
-    await writeReports({ json: args.report, markdown: args['report-md'], junit: args.junit, map: args.map }, command, result);
-  } catch (e) {
-    reportError = e;
-  }
-  progress.finish(runSummary(result));
-  if (reportError) throw reportError;
-  if (signals.received) return signals.received === 'SIGINT' ? EXIT.SIGINT : EXIT.SIGTERM;
-  return result.items.some((i) => i.status === 'failed') ? EXIT.FAILED : EXIT.OK;
+  await finishRun(args, command, result, progress);
+  return runExitCode(result, signals);
 }
 
 /**

@@ -1,21 +1,14 @@
 import type { ItemResult, PipelineEvent } from '../pipeline/events.js';
+import type { Summary } from '../report/summary.js';
 
 /** Progress of one source and target (or of the whole run), as renderers show it. */
-export interface Progress {
+export interface Progress extends Summary {
   source: string;
   target: string;
   /** Items the plan left to check or push; each ends with one `item` event. */
   total: number;
   /** Of those, finished. */
   done: number;
-  pushed: number;
-  present: number;
-  failed: number;
-  excluded: number;
-  planned: number;
-  bytesUploaded: number;
-  /** Archive bytes of planned items (dry runs). */
-  bytesPlanned: number;
 }
 
 function empty(source: string, target: string): Progress {

@@ -5,7 +5,7 @@ import yaml from 'js-yaml';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { haveBinaries } from '../support/bins.js';
 import { CLI, chartmirror, writeConfig, type ReportItem } from '../support/cli.js';
-import { startFaultProxy, firstAttemptFails, type FaultProxy } from '../support/fault-proxy.js';
+import { startFaultProxy, firstAttemptFails } from '../support/fault-proxy.js';
 import { startRegistry, type RunningRegistry } from '../support/registry.js';
 import { startStaticServer, type StaticServer } from '../support/static-server.js';
 import { tmpDir } from '../support/tmp.js';
