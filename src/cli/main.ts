@@ -20,6 +20,8 @@ async function main(argv: string[]): Promise<number> {
     .scriptName('chartmirror')
     .version(VERSION)
     .strict()
+    // A repeated option takes its last value, as in most CLIs (not an array that crashes later).
+    .parserConfiguration({ 'duplicate-arguments-array': false })
     .wrap(Math.min(110, process.stdout.columns ?? 100))
     .command(
       'sync',
