@@ -1,14 +1,14 @@
-import { appendFile, mkdtemp, readFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { appendFile, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { tmpDir } from '../support/tmp.js';
 import { Journal } from '../../src/pipeline/journal.js';
 
 const key = (v: string) => Journal.key({ source: 's', chart: 'c', version: v, destination: 'oci://h/r' });
 
 describe('journal', () => {
   it('keeps confirmations across reopen', async () => {
-    const dir = await mkdtemp(join(tmpdir(), 'journal-'));
+    const dir = await tmpDir('journal-');
     const j = await Journal.open(dir);
     await j.record(key('1.0.0'), { digest: 'sha256:aa', archive: 'sha256:bb' });
     await j.close();
@@ -19,7 +19,7 @@ describe('journal', () => {
   });
 
   it('ignores a torn last line and compacts it away', async () => {
-    const dir = await mkdtemp(join(tmpdir(), 'journal-'));
+    const dir = await tmpDir('journal-');
     const j = await Journal.open(dir);
     await j.record(key('1.0.0'), { digest: 'sha256:aa' });
     await j.close();
@@ -34,7 +34,7 @@ describe('journal', () => {
   });
 
   it('writes each record before record() resolves (a SIGKILL loses nothing confirmed)', async () => {
-    const dir = await mkdtemp(join(tmpdir(), 'journal-'));
+    const dir = await tmpDir('journal-');
     const j = await Journal.open(dir);
     await j.record(key('3.0.0'), { digest: 'sha256:cc' });
     const text = await readFile(join(dir, 'journal.jsonl'), 'utf8');
@@ -43,7 +43,7 @@ describe('journal', () => {
   });
 
   it('does not create anything when read-only', async () => {
-    const dir = join(await mkdtemp(join(tmpdir(), 'journal-')), 'state');
+    const dir = join(await tmpDir('journal-'), 'state');
     const j = await Journal.open(dir, { readOnly: true });
     await j.record(key('1.0.0'), { digest: 'sha256:aa' });
     await j.close();

@@ -1,7 +1,7 @@
-import { mkdtemp, readFile, readdir, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { readFile, readdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { tmpDir } from '../support/tmp.js';
 import { LayoutTarget, OciLayout } from '../../src/content/layout.js';
 import type { ArtifactContent } from '../../src/content/target.js';
 import { sha256Digest } from '../../src/util/digest.js';
@@ -17,7 +17,7 @@ function content(text: string): ArtifactContent {
 
 describe('OCI layout target', () => {
   it('writes a spec layout and tags by ref name', async () => {
-    const dir = join(await mkdtemp(join(tmpdir(), 'layout-')), 'oci');
+    const dir = join(await tmpDir('layout-'), 'oci');
     const t = await LayoutTarget.open('disk', dir);
     const c = content('hello');
     const out = await t.push('nginx', '1.0.0', c);
@@ -32,7 +32,7 @@ describe('OCI layout target', () => {
   });
 
   it('adds on re-runs without duplicating, and skips blobs it has', async () => {
-    const dir = join(await mkdtemp(join(tmpdir(), 'layout-')), 'oci');
+    const dir = join(await tmpDir('layout-'), 'oci');
     const t1 = await LayoutTarget.open('disk', dir);
     await t1.push('nginx', '1.0.0', content('a'));
     await t1.close();
@@ -52,7 +52,7 @@ describe('OCI layout target', () => {
   });
 
   it('commits many concurrent tags in few index writes, all persisted', async () => {
-    const dir = join(await mkdtemp(join(tmpdir(), 'layout-')), 'oci');
+    const dir = join(await tmpDir('layout-'), 'oci');
     const t = await LayoutTarget.open('disk', dir);
     await Promise.all(Array.from({ length: 50 }, (_, i) => t.push('c', `1.0.${i}`, content(`v${i}`))));
     const index = JSON.parse(await readFile(join(dir, 'index.json'), 'utf8'));
@@ -60,7 +60,7 @@ describe('OCI layout target', () => {
   });
 
   it('refuses bytes that do not match their descriptor and leaves no temp file', async () => {
-    const dir = join(await mkdtemp(join(tmpdir(), 'layout-')), 'oci');
+    const dir = join(await tmpDir('layout-'), 'oci');
     const layout = await OciLayout.open(dir);
     await expect(layout.writeBlob({ mediaType: 'x', digest: sha256Digest('a'), size: 1 }, Buffer.from('b'))).rejects.toThrow(/do not match/);
     const names = await readdir(join(dir, 'blobs', 'sha256'));
@@ -68,7 +68,7 @@ describe('OCI layout target', () => {
   });
 
   it('removes stale temp files left by a crash, and reports a damaged blob', async () => {
-    const dir = join(await mkdtemp(join(tmpdir(), 'layout-')), 'oci');
+    const dir = join(await tmpDir('layout-'), 'oci');
     const t = await LayoutTarget.open('disk', dir);
     const c = content('x');
     await t.push('c', '1', c);
@@ -82,7 +82,7 @@ describe('OCI layout target', () => {
   });
 
   it('refuses to open a directory that is not a layout when asked not to create', async () => {
-    const dir = await mkdtemp(join(tmpdir(), 'layout-'));
+    const dir = await tmpDir('layout-');
     await expect(OciLayout.open(dir, { create: false })).rejects.toThrow(/not an OCI image layout/);
   });
 });
