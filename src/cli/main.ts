@@ -9,6 +9,9 @@ import { exportCommand, importCommand, inspectCommand } from './bundle-commands.
 import { commonOptions, runOptions } from './options.js';
 import { VERSION } from '../version.js';
 
+/** Options that take several values; every other option keeps its last one. */
+const LIST_OPTIONS = new Set(['_', 'tls-ca', 'tlsCa', 'since']);
+
 /** Commands set this; yargs handlers cannot return a value. */
 let exitCode: number = EXIT.OK;
 export function setExitCode(code: number): void {
@@ -20,8 +23,13 @@ async function main(argv: string[]): Promise<number> {
     .scriptName('chartmirror')
     .version(VERSION)
     .strict()
-    // A repeated option takes its last value, as in most CLIs (not an array that crashes later).
-    .parserConfiguration({ 'duplicate-arguments-array': false })
+    // A repeated single-value option takes its last value, as in most CLIs (not an array that
+    // crashes later); options that are lists (--tls-ca, --since) keep every value.
+    .middleware((argv) => {
+      for (const [k, v] of Object.entries(argv)) {
+        if (Array.isArray(v) && !LIST_OPTIONS.has(k)) (argv as Record<string, unknown>)[k] = v[v.length - 1];
+      }
+    }, true)
     .wrap(Math.min(110, process.stdout.columns ?? 100))
     .command(
       'sync',
