@@ -14,34 +14,13 @@ import { Selector } from '../pipeline/selection.js';
 import { formatBytes } from '../report/summary.js';
 import { redact, registerSecret } from '../util/secrets.js';
 import { EXIT } from './exit-codes.js';
-import { runOptions } from './options.js';
+import { logOptions, reportOptions, runOptions } from './options.js';
 import { checkConcurrency, finishRun, runExitCode, runWithProgress } from './run-support.js';
 
 /** Parts smaller than this are a typo (`--split 1` for 1 byte), not removable media. */
 const MIN_SPLIT = 1024;
 
 type SetExitCode = (code: number) => void;
-
-/** Progress and log options of the commands that read no config file (import, inspect). */
-function logOptions<T>(y: Argv<T>) {
-  return y
-    .option('debug', { type: 'boolean', default: false, describe: 'Show stack traces and every retry' })
-    .option('quiet', { alias: 'q', type: 'boolean', default: false, describe: 'No progress output; only failures and the final summary' })
-    .option('verbose', { alias: 'v', type: 'boolean', default: false, describe: 'List every item, including journal hits' })
-    .option('log-format', {
-      choices: ['text', 'json'] as const,
-      default: 'text' as const,
-      describe: 'Progress as text or one JSON object per line',
-    });
-}
-
-function reportOptions<T>(y: Argv<T>) {
-  return y
-    .option('report', { type: 'string', describe: 'Write a JSON report to FILE (schema/report.schema.json)', requiresArg: true })
-    .option('report-md', { type: 'string', describe: 'Write a Markdown summary to FILE', requiresArg: true })
-    .option('junit', { type: 'string', describe: 'Write JUnit XML to FILE: one test case per chart version', requiresArg: true })
-    .option('map', { type: 'string', describe: 'Write old chart URL -> oci://…@sha256 for every imported version to FILE (JSON, or CSV for *.csv)', requiresArg: true });
-}
 
 function exportOptions<T>(y: Argv<T>) {
   return runOptions(y)

@@ -1,9 +1,8 @@
 import type { Argv } from 'yargs';
 
-/** Options every config-reading command takes. */
-export function commonOptions<T>(y: Argv<T>) {
+/** Progress and log options of every command that runs something. */
+export function logOptions<T>(y: Argv<T>) {
   return y
-    .option('config', { alias: 'c', type: 'string', default: 'mirror.config.yaml', describe: 'Config file', requiresArg: true })
     .option('debug', { type: 'boolean', default: false, describe: 'Show stack traces and every retry' })
     .option('quiet', { alias: 'q', type: 'boolean', default: false, describe: 'No progress output; only failures and the final summary' })
     .option('verbose', { alias: 'v', type: 'boolean', default: false, describe: 'List every item, including journal hits and exclusions' })
@@ -14,13 +13,23 @@ export function commonOptions<T>(y: Argv<T>) {
     });
 }
 
-/** Options of commands that run the pipeline (sync, plan, export). */
-export function runOptions<T>(y: Argv<T>) {
-  return commonOptions(y)
+/** The report files a run can write. */
+export function reportOptions<T>(y: Argv<T>) {
+  return y
     .option('report', { type: 'string', describe: 'Write a JSON report to FILE (schema/report.schema.json)', requiresArg: true })
     .option('report-md', { type: 'string', describe: 'Write a Markdown summary to FILE: per source and target, failures, totals', requiresArg: true })
     .option('junit', { type: 'string', describe: 'Write JUnit XML to FILE: one test case per chart version and target', requiresArg: true })
-    .option('map', { type: 'string', describe: 'Write old chart URL -> oci://…@sha256 for every mirrored version to FILE (JSON, or CSV for *.csv)', requiresArg: true })
+    .option('map', { type: 'string', describe: 'Write old chart URL -> oci://…@sha256 for every mirrored version to FILE (JSON, or CSV for *.csv)', requiresArg: true });
+}
+
+/** Options every config-reading command takes. */
+export function commonOptions<T>(y: Argv<T>) {
+  return logOptions(y.option('config', { alias: 'c', type: 'string', default: 'mirror.config.yaml', describe: 'Config file', requiresArg: true }));
+}
+
+/** Options of commands that run the pipeline (sync, plan, export). */
+export function runOptions<T>(y: Argv<T>) {
+  return reportOptions(commonOptions(y))
     .option('concurrency', { type: 'number', describe: 'Chart versions in flight (default: config, else 16)', requiresArg: true })
     .option('state', { type: 'string', describe: 'State directory (default: .chartmirror/ beside the config)', requiresArg: true })
     .option('verify-remote', { type: 'boolean', default: false, describe: 'Re-check journal-confirmed items with one HEAD each' });

@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { rejection } from './rejection.js';
 import { ChartMirrorError } from '../../src/errors.js';
 import { Authenticator, repositoryScope } from '../../src/registry/auth/authenticator.js';
 import type { Credential } from '../../src/registry/auth/credentials.js';
@@ -30,16 +31,6 @@ function make(
     trustedRealmHosts: opts.trustedRealmHosts,
     now: opts.now,
   });
-}
-
-async function authError(p: Promise<unknown>): Promise<ChartMirrorError> {
-  try {
-    await p;
-  } catch (e) {
-    expect(e).toBeInstanceOf(ChartMirrorError);
-    return e as ChartMirrorError;
-  }
-  throw new Error('expected a rejection');
 }
 
 describe('Authenticator: bearer tokens', () => {
@@ -229,7 +220,7 @@ describe('Authenticator: rejection', () => {
     expect(sent).toBe(`Bearer ${svc.issued[0]}`);
     sent = await auth.onUnauthorized(bearerChallenge(), PUSH, sent);
     expect(sent).toBe(`Bearer ${svc.issued[1]}`);
-    const err = await authError(auth.onUnauthorized(bearerChallenge(), PUSH, sent));
+    const err = await rejection(auth.onUnauthorized(bearerChallenge(), PUSH, sent));
     expect(err.code).toBe('AUTH');
     expect(err.message).toMatch(/^authentication failed for reg\.example\.com:5000: the registry rejected a fresh token/);
     expect(err.message).toContain('credentials from config');
@@ -250,7 +241,7 @@ describe('Authenticator: rejection', () => {
   it('fails with the token service reason when it rejects the credentials, without the password', async () => {
     const svc = fakeTokenService({ users: { alice: 'other' } });
     const auth = make(svc, { cred: BASIC });
-    const err = await authError(auth.onUnauthorized(bearerChallenge(), PUSH, undefined));
+    const err = await rejection(auth.onUnauthorized(bearerChallenge(), PUSH, undefined));
     expect(err.code).toBe('AUTH');
     expect(err.status).toBe(401);
     expect(err.message).toContain('authentication failed for reg.example.com:5000: the token service https://reg.example.com:5000/token answered 401');
@@ -261,7 +252,7 @@ describe('Authenticator: rejection', () => {
   it('reports a token service outage as a retryable REGISTRY error with Retry-After', async () => {
     const svc = fakeTokenService({ status: 503 });
     const auth = make(svc);
-    const err = await authError(auth.onUnauthorized(bearerChallenge(), PUSH, undefined));
+    const err = await rejection(auth.onUnauthorized(bearerChallenge(), PUSH, undefined));
     expect(err.code).toBe('REGISTRY');
     expect(err.retryable).toBe(true);
     expect(err.retryAfterMs).toBe(7000);
@@ -275,17 +266,17 @@ describe('Authenticator: rejection', () => {
         credential: async () => undefined,
         request: async (r) => ({ ...(await svc.request(r)), body: errorBody }),
       });
-      const err = await authError(auth.onUnauthorized(bearerChallenge(), PUSH, undefined));
+      const err = await rejection(auth.onUnauthorized(bearerChallenge(), PUSH, undefined));
       expect(err.code).toBe('AUTH');
     }
   });
 
   it('fails on a 401 without a challenge or with an unknown scheme', async () => {
     const auth = make(fakeTokenService());
-    expect((await authError(auth.onUnauthorized(undefined, PUSH, undefined))).message).toContain('without a WWW-Authenticate');
-    expect((await authError(auth.onUnauthorized('Negotiate', PUSH, undefined))).message).toContain('unsupported challenge (negotiate)');
+    expect((await rejection(auth.onUnauthorized(undefined, PUSH, undefined))).message).toContain('without a WWW-Authenticate');
+    expect((await rejection(auth.onUnauthorized('Negotiate', PUSH, undefined))).message).toContain('unsupported challenge (negotiate)');
     // A Bearer challenge without a realm cannot be answered either.
-    expect((await authError(auth.onUnauthorized('Bearer service="x"', PUSH, undefined))).code).toBe('AUTH');
+    expect((await rejection(auth.onUnauthorized('Bearer service="x"', PUSH, undefined))).code).toBe('AUTH');
   });
 });
 
@@ -323,7 +314,7 @@ describe('Authenticator: OAuth2 with an identity token', () => {
   it('fails with AUTH when the refresh token is refused, without quoting it', async () => {
     const svc = fakeTokenService({ refreshTokens: ['another'] });
     const auth = make(svc, { cred: IDENTITY });
-    const err = await authError(auth.onUnauthorized(bearerChallenge(), PUSH, undefined));
+    const err = await rejection(auth.onUnauthorized(bearerChallenge(), PUSH, undefined));
     expect(err.code).toBe('AUTH');
     expect(err.message).toContain('answered 401');
     expect(err.message).not.toContain('refresh-abc-123');
@@ -337,7 +328,7 @@ describe('Authenticator: realm trust', () => {
     let sent = await auth.onUnauthorized(bearerChallenge('https://auth.elsewhere.example/token'), PUSH, undefined);
     expect(svc.calls[0]!.headers.authorization).toBeUndefined();
     sent = await auth.onUnauthorized(bearerChallenge('https://auth.elsewhere.example/token'), PUSH, sent);
-    const err = await authError(auth.onUnauthorized(bearerChallenge('https://auth.elsewhere.example/token'), PUSH, sent));
+    const err = await rejection(auth.onUnauthorized(bearerChallenge('https://auth.elsewhere.example/token'), PUSH, sent));
     expect(err.message).toContain('requested anonymously');
     expect(err.message).toContain('auth.elsewhere.example is not in trustedRealmHosts');
     expect(svc.calls.every((c) => c.headers.authorization === undefined)).toBe(true);
@@ -364,7 +355,7 @@ describe('Authenticator: realm trust', () => {
 
   it('refuses an http realm for an https registry, and accepts it for an http one', async () => {
     const svc = fakeTokenService();
-    const err = await authError(make(svc).onUnauthorized(bearerChallenge('http://reg.example.com:5000/token'), PUSH, undefined));
+    const err = await rejection(make(svc).onUnauthorized(bearerChallenge('http://reg.example.com:5000/token'), PUSH, undefined));
     expect(err.message).toContain('the registry uses https but its token realm http://reg.example.com:5000/token does not');
     expect(svc.calls).toHaveLength(0);
     await make(svc, { registry: 'http://localhost:5000' }).onUnauthorized(bearerChallenge('http://localhost:5000/token'), PUSH, undefined);
@@ -389,12 +380,12 @@ describe('Authenticator: Basic', () => {
 
   it('fails when the same Basic credentials are rejected', async () => {
     const auth = make(fakeTokenService(), { cred: BASIC });
-    const err = await authError(auth.onUnauthorized('Basic realm="Registry"', PUSH, BASIC_HEADER));
+    const err = await rejection(auth.onUnauthorized('Basic realm="Registry"', PUSH, BASIC_HEADER));
     expect(err.message).toBe('authentication failed for reg.example.com:5000: the registry rejected the username and password from config');
   });
 
   it('fails at once on a Basic challenge without credentials', async () => {
-    const err = await authError(make(fakeTokenService()).onUnauthorized('Basic', PUSH, undefined));
+    const err = await rejection(make(fakeTokenService()).onUnauthorized('Basic', PUSH, undefined));
     expect(err.code).toBe('AUTH');
     expect(err.message).toContain('none were found');
   });
@@ -413,7 +404,7 @@ describe('Authenticator: configured bearer token', () => {
     const svc = fakeTokenService();
     const auth = make(svc, { cred: TOKEN });
     expect(await auth.authorization(PUSH)).toBe('Bearer ready-made-token-987');
-    const err = await authError(auth.onUnauthorized(bearerChallenge(), PUSH, 'Bearer ready-made-token-987'));
+    const err = await rejection(auth.onUnauthorized(bearerChallenge(), PUSH, 'Bearer ready-made-token-987'));
     expect(err.message).toBe('authentication failed for reg.example.com:5000: the registry rejected the token from config');
     expect(svc.calls).toHaveLength(0);
   });

@@ -2,7 +2,7 @@ import { chmod, mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises
 import { tmpdir } from 'node:os';
 import { delimiter, dirname, join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ChartMirrorError } from '../../src/errors.js';
+import { rejection } from './rejection.js';
 import { credentialFiles, resolveCredential } from '../../src/registry/auth/credentials.js';
 
 const b64 = (s: string): string => Buffer.from(s).toString('base64');
@@ -57,16 +57,6 @@ async function writeJson(path: string, value: unknown): Promise<void> {
 
 const dockerFile = (h: string): string => join(h, '.docker', 'config.json');
 const helmFile = (h: string): string => join(h, '.config', 'helm', 'registry', 'config.json');
-
-async function rejection(p: Promise<unknown>): Promise<ChartMirrorError> {
-  try {
-    await p;
-  } catch (e) {
-    expect(e).toBeInstanceOf(ChartMirrorError);
-    return e as ChartMirrorError;
-  }
-  throw new Error('expected a rejection');
-}
 
 describe('resolveCredential: sources and order', () => {
   it('finds nothing in an empty home', async () => {
