@@ -17,6 +17,8 @@ export type ErrorCode =
   | 'NETWORK' // connection reset, refused, timeout, truncated body
   | 'CONFLICT' // a tag already holds different content
   | 'LAYOUT' // an OCI layout or bundle is damaged or unwritable
+  | 'MANIFEST' // a manifest or index is not one (malformed JSON, bad descriptors)
+  | 'NOT_FOUND' // a reference or content the operation needs does not exist
   | 'ABORTED' // the run was interrupted
   | 'INTERNAL';
 

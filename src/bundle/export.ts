@@ -1,14 +1,20 @@
-import { createHash } from 'node:crypto';
-import { mkdir, mkdtemp, readdir, rm, stat, writeFile } from 'node:fs/promises';
+import { mkdir, readdir, rm, stat, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { ChartMirrorError, ConfigError } from '../errors.js';
+import { DEFAULTS } from '../defaults.js';
 import type { MirrorConfig, TargetConfig } from '../config/load.js';
-import { LayoutTarget } from '../content/layout.js';
+import type { OciLayout } from '../content/layout.js';
+import { verified } from '../content/verify.js';
 import type { Descriptor } from '../oci/descriptor.js';
 import { ANNOTATION_REF_NAME, HELM_CHART_MEDIA_TYPE, OCI_INDEX_MEDIA_TYPE, OCI_MANIFEST_MEDIA_TYPE } from '../oci/media-types.js';
+import { createContext } from '../pipeline/context.js';
 import type { EventSink, ItemResult } from '../pipeline/events.js';
+import { execute } from '../pipeline/execute.js';
 import { Journal } from '../pipeline/journal.js';
-import { runMirror, type RunResult } from '../pipeline/run.js';
+import { indexMaterializer } from '../pipeline/materialize.js';
+import type { Plan } from '../pipeline/plan.js';
+import { planSync } from '../pipeline/planner.js';
+import type { RunResult } from '../pipeline/run.js';
 import { publicUrl } from '../report/json-report.js';
 import { writeFileAtomic } from '../util/fs-atomic.js';
 import { VERSION } from '../version.js';
@@ -19,14 +25,15 @@ import {
   LISTING_SCHEMA_VERSION,
   OCI_LAYOUT_FILE,
   ociLayoutJson,
-  parseManifest,
   type BundleChart,
   type BundleListing,
+  type StateChart,
 } from './format.js';
+import { readBlob } from './read.js';
 import { loadSince } from './state.js';
-import { openBundle, readBlob, type BundleStore } from './store.js';
 import { tarStream, type TarInput } from './tar.js';
 import { writeSplitFile, type WrittenFile } from './write.js';
+import { parseManifest } from '../content/graph.js';
 
 /** The one target an export writes to; also the `target` of its report items. */
 export const BUNDLE_TARGET = 'bundle';
@@ -69,6 +76,7 @@ export function isTarPath(path: string): boolean {
  * a republished version goes into the bundle again).
  */
 export async function runExport(cfg: MirrorConfig, opts: ExportOptions): Promise<ExportOutcome> {
+  const startedAt = new Date();
   const tar = isTarPath(opts.to);
   if (opts.split !== undefined && !tar) throw new ChartMirrorError('USAGE', '--split needs --to FILE.tar');
   const out = resolve(opts.to);
@@ -78,53 +86,49 @@ export async function runExport(cfg: MirrorConfig, opts: ExportOptions): Promise
   const fresh = !(await stat(staging).catch(() => undefined));
   await claimDirectory(staging, opts.to);
 
-  const parent = opts.stateDir ?? cfg.stateDir;
+  const emit: EventSink = opts.onEvent ?? (() => undefined);
+  const target = bundleTarget(staging);
   let result: RunResult;
-  let scratch: string | undefined;
+  let layout: OciLayout;
+  const ctx = await createContext(cfg, cfg.sources, { dryRun: false, emit }).catch(async (e) => {
+    if (fresh) await rm(staging, { recursive: true, force: true });
+    throw e;
+  });
+  let leftOut = 0;
   try {
-    const probe = await LayoutTarget.open(BUNDLE_TARGET, staging);
-    const layoutId = probe.id;
-    await probe.close();
-    await mkdir(parent, { recursive: true });
-    scratch = await mkdtemp(join(parent, 'export-'));
-    if (since.length) await plantSince(scratch, layoutId, cfg, since);
-    result = await runMirror(exportConfig(cfg, staging), {
-      stateDir: scratch,
-      concurrency: opts.concurrency,
-      onEvent: opts.onEvent,
+    let plan: Plan;
+    try {
+      // No journal: what the staging layout already holds is found there (a resumed export).
+      plan = (await planSync(cfg, ctx, { targets: [target], journal: Journal.inMemory(), stateDir: opts.stateDir, signal: opts.signal })).plan;
+    } catch (e) {
+      // Failed before any chart version was tried (an unreadable index, a config problem): leave no litter.
+      if (fresh) await rm(staging, { recursive: true, force: true });
+      throw e;
+    }
+    leftOut = leaveOut(plan, since);
+    const binding = ctx.targets.get(BUNDLE_TARGET)!;
+    const run = await execute(plan, {
+      targets: ctx.targets,
+      journal: Journal.inMemory(),
+      materialize: indexMaterializer(new Map(cfg.sources.map((s) => [s.name, { config: s, repo: ctx.repositories.get(s.name)! }])), ctx.keyrings),
+      concurrency: opts.concurrency ?? cfg.concurrency,
+      verifyRemote: false,
+      emit,
       signal: opts.signal,
       stopSignal: opts.stopSignal,
     });
-  } catch (e) {
-    // Failed before any chart version was tried (an unreadable index, a config problem): leave no litter.
-    if (fresh) await rm(staging, { recursive: true, force: true });
-    throw e;
-  } finally {
-    if (scratch) await rm(scratch, { recursive: true, force: true });
-  }
+    result = { items: run.items, startedAt, finishedAt: new Date(), interrupted: run.interrupted, dryRun: false, plan };
+    layout = binding.layout!;
+    if (result.interrupted) return { result, staging };
 
-  let leftOut = 0;
-  for (const i of result.items) {
-    // The scratch journal holds only what --since planted: a hit is on the far side.
-    if (i.status === 'present' && i.via === 'journal') {
-      leftOut++;
-      i.status = 'excluded';
-      i.reason = 'already on the far side (--since)';
-      delete i.via;
-      delete i.reference;
-    }
-  }
-  if (result.interrupted) return { result, staging };
-
-  const store = await openBundle(staging);
-  try {
-    const { listing, index, blobs } = await buildListing(store, result.items, since.length ? leftOut : undefined);
+    const { listing, index, blobs } = await buildListing(layout, result.items, since.length ? leftOut : undefined);
     const meta = {
       [OCI_LAYOUT_FILE]: Buffer.from(ociLayoutJson()),
       [INDEX_FILE]: Buffer.from(JSON.stringify(index, null, 2) + '\n'),
       [LISTING_FILE]: Buffer.from(JSON.stringify(listing, null, 2) + '\n'),
     };
     const summary = { charts: listing.totals.charts, blobs: listing.totals.blobs, bytes: listing.totals.bytes, leftOut };
+    await layout.flush();
     if (!tar) {
       for (const [name, bytes] of Object.entries(meta)) await writeFileAtomic(join(staging, name), bytes);
       await pruneBlobs(staging, new Set(blobs.map((b) => b.digest.slice('sha256:'.length))));
@@ -135,7 +139,7 @@ export async function runExport(cfg: MirrorConfig, opts: ExportOptions): Promise
       ...Object.entries(meta).map(([path, data]) => ({ kind: 'file' as const, path, size: data.length, data })),
       { kind: 'dir', path: 'blobs' },
       { kind: 'dir', path: 'blobs/sha256' },
-      ...blobs.map((d) => ({ kind: 'file' as const, path: `blobs/sha256/${d.digest.slice('sha256:'.length)}`, size: d.size, data: () => stagedBlob(store, d, staging) })),
+      ...blobs.map((d) => ({ kind: 'file' as const, path: `blobs/sha256/${d.digest.slice('sha256:'.length)}`, size: d.size, data: () => stagedBlob(layout, d, staging) })),
     ];
     let files: WrittenFile[];
     try {
@@ -144,19 +148,49 @@ export async function runExport(cfg: MirrorConfig, opts: ExportOptions): Promise
       if (e instanceof ChartMirrorError && e.code === 'ABORTED') return { result: { ...result, interrupted: true }, staging };
       throw e;
     }
-    await store.close();
+    await ctx.close();
     await rm(staging, { recursive: true, force: true });
     // Those references named the staging layout, which is gone: the bundle is the tar now.
     for (const i of result.items) if (i.target === BUNDLE_TARGET) delete i.reference;
     return { result, bundle: { kind: 'tar', files, ...summary } };
   } finally {
-    await store.close();
+    await ctx.close();
   }
 }
 
-/** The config with one layout target in place of its own, every source pointed at it. */
-function exportConfig(cfg: MirrorConfig, staging: string): MirrorConfig {
-  const target: TargetConfig = {
+/**
+ * `--since`: chart versions the far side holds are settled as excluded, unless the index now
+ * lists a different archive digest (a republished version goes into the bundle again).
+ */
+function leaveOut(plan: Plan, since: StateChart[]): number {
+  if (since.length === 0) return 0;
+  const known = new Map<string, StateChart[]>();
+  for (const c of since) {
+    const k = `${c.chart}\u0000${c.version}`;
+    known.set(k, [...(known.get(k) ?? []), c]);
+  }
+  let leftOut = 0;
+  plan.jobs = plan.jobs.filter((j) => {
+    const digest = j.origin.kind === 'index' ? j.origin.digest : undefined;
+    const there = known.get(`${j.chart}\u0000${j.version}`)?.some((c) => !digest || !c.archiveDigest || c.archiveDigest === digest);
+    if (!there) return true;
+    for (const d of j.destinations) {
+      leftOut++;
+      const g = plan.groups.find((x) => x.source === j.source && x.target === d.target);
+      if (g) {
+        g.pending--;
+        g.excluded++;
+      }
+      plan.settled.push({ source: j.source, chart: j.chart, version: j.version, target: d.target, status: 'excluded', reason: 'already on the far side (--since)', repository: d.repository, tag: d.tag });
+    }
+    return false;
+  });
+  return leftOut;
+}
+
+/** The one destination of an export: the staging layout, each chart at repository `{chart}`. */
+function bundleTarget(staging: string): TargetConfig {
+  return {
     name: BUNDLE_TARGET,
     kind: 'layout',
     layoutDir: staging,
@@ -168,10 +202,9 @@ function exportConfig(cfg: MirrorConfig, staging: string): MirrorConfig {
     // The staging layout is ours: a republished version replaces what an earlier run staged.
     onConflict: 'overwrite',
     mount: false,
-    chunkSize: 64 * 1024 * 1024,
+    chunkSize: DEFAULTS.chunkSize,
     connections: 1,
   };
-  return { ...cfg, targets: [target], sources: cfg.sources.map((s) => ({ ...s, targets: [BUNDLE_TARGET] })) };
 }
 
 /**
@@ -189,24 +222,9 @@ async function claimDirectory(dir: string, given: string): Promise<void> {
   await writeFile(join(dir, EXPORT_MARKER), 'chartmirror export in progress: run it again to resume\n');
 }
 
-/** Journal entries saying "the bundle target already has it" for what the far side holds. */
-async function plantSince(scratch: string, layoutId: string, cfg: MirrorConfig, since: { chart: string; version: string; digest: string; archiveDigest?: string }[]): Promise<void> {
-  const journal = await Journal.open(scratch);
-  try {
-    for (const s of cfg.sources) {
-      for (const c of since) {
-        const key = Journal.key({ source: s.name, chart: c.chart, version: c.version, destination: `${layoutId}/${c.chart}` });
-        await journal.record(key, { digest: c.digest, archive: c.archiveDigest });
-      }
-    }
-  } finally {
-    await journal.close();
-  }
-}
-
 /** Listing, index.json and every blob (sorted by digest) of the chart versions this export holds. */
 async function buildListing(
-  store: BundleStore,
+  layout: OciLayout,
   items: ItemResult[],
   leftOut: number | undefined,
 ): Promise<{ listing: BundleListing; index: unknown; blobs: Descriptor[] }> {
@@ -217,11 +235,12 @@ async function buildListing(
   const charts: BundleChart[] = [];
   const manifests: Descriptor[] = [];
   for (const i of held) {
-    const size = await store.blobSize(i.digest!);
-    if (size === undefined) throw new ChartMirrorError('LAYOUT', `${store.display}: staged manifest ${i.digest} of ${i.chart} ${i.version} is missing; delete ${store.display} and export again`);
+    const size = await layout.blobSize(i.digest!);
+    if (size === undefined) throw new ChartMirrorError('LAYOUT', `${layout.path}: staged manifest ${i.digest} of ${i.chart} ${i.version} is missing; delete ${layout.path} and export again`);
     const md: Descriptor = { mediaType: OCI_MANIFEST_MEDIA_TYPE, digest: i.digest!, size };
-    const m = parseManifest(await readBlob(store, md));
-    const all = [md, m.config, ...m.layers];
+    const m = parseManifest(await readBlob(layout, md), md.mediaType);
+    if (!m.config) throw new ChartMirrorError('LAYOUT', `${layout.path}: staged manifest ${i.digest} has no config`);
+    const all: Descriptor[] = [md, m.config, ...m.layers];
     for (const b of all) blobs.set(b.digest, { mediaType: b.mediaType, digest: b.digest, size: b.size });
     const archive = m.layers.find((l) => l.mediaType === HELM_CHART_MEDIA_TYPE);
     charts.push({
@@ -253,16 +272,14 @@ async function buildListing(
 }
 
 /** A staged blob's bytes for the tar, checked against its digest on the way through. */
-async function* stagedBlob(store: BundleStore, d: Descriptor, staging: string): AsyncGenerator<Buffer> {
-  const hash = createHash('sha256');
-  let size = 0;
-  for await (const chunk of store.blobChunks(d.digest)) {
-    hash.update(chunk);
-    size += chunk.length;
-    yield chunk;
-  }
-  if (size !== d.size || `sha256:${hash.digest('hex')}` !== d.digest) {
-    throw new ChartMirrorError('LAYOUT', `${staging}: staged blob ${d.digest} is damaged; delete ${staging} and export again`);
+async function* stagedBlob(layout: OciLayout, d: Descriptor, staging: string): AsyncGenerator<Buffer> {
+  try {
+    yield* verified(await layout.openBlob(d), d);
+  } catch (e) {
+    if (e instanceof ChartMirrorError && (e.code === 'DIGEST' || e.code === 'NOT_FOUND')) {
+      throw new ChartMirrorError('LAYOUT', `${staging}: staged blob ${d.digest} is damaged; delete ${staging} and export again`);
+    }
+    throw e;
   }
 }
 

@@ -11,11 +11,9 @@
  */
 import { z } from 'zod';
 import { ChartMirrorError } from '../errors.js';
-import type { Descriptor } from '../oci/descriptor.js';
 import { OCI_LAYOUT_VERSION } from '../oci/media-types.js';
 
-export const OCI_LAYOUT_FILE = 'oci-layout';
-export const INDEX_FILE = 'index.json';
+export { INDEX_FILE, OCI_LAYOUT_FILE } from '../content/layout.js';
 export const LISTING_FILE = 'chartmirror-bundle.json';
 /** Present in a directory while an export fills it: marks it as ours to reuse and prune. */
 export const EXPORT_MARKER = '.chartmirror-export';
@@ -89,10 +87,6 @@ export const FarSideStateSchema = z.object({
 export type StateChart = z.infer<typeof StateChartSchema>;
 export type FarSideState = z.infer<typeof FarSideStateSchema>;
 
-/** OCI repository path components and tags (distribution reference grammar). */
-export const REPO_PATH = /^[a-z0-9]+((\.|_|__|-+)[a-z0-9]+)*(\/[a-z0-9]+((\.|_|__|-+)[a-z0-9]+)*)*$/;
-export const OCI_TAG = /^[\w][\w.-]{0,127}$/;
-
 export function ociLayoutJson(): string {
   return JSON.stringify({ imageLayoutVersion: OCI_LAYOUT_VERSION });
 }
@@ -115,20 +109,4 @@ export function parseListing(bytes: Buffer, where: string): BundleListing {
   const parsed = BundleListingSchema.safeParse(raw);
   if (!parsed.success) throw new ChartMirrorError('LAYOUT', `${where}: ${LISTING_FILE} is not a chartmirror listing: ${zodProblems(parsed.error)}`);
   return parsed.data;
-}
-
-/** A manifest's config and layers, checked enough to copy it. */
-export interface ParsedManifest {
-  config: Descriptor;
-  layers: Descriptor[];
-  annotations: Record<string, string>;
-}
-
-export function parseManifest(bytes: Buffer): ParsedManifest {
-  const m = JSON.parse(bytes.toString('utf8')) as { config?: Descriptor; layers?: Descriptor[]; annotations?: Record<string, string> };
-  const ok = (d: Descriptor | undefined): d is Descriptor =>
-    !!d && typeof d.mediaType === 'string' && typeof d.digest === 'string' && /^sha256:[a-f0-9]{64}$/.test(d.digest) && Number.isSafeInteger(d.size) && d.size >= 0;
-  if (!ok(m.config)) throw new Error('the manifest has no valid config descriptor');
-  if (!Array.isArray(m.layers) || !m.layers.every(ok)) throw new Error('the manifest has no valid layers');
-  return { config: m.config, layers: m.layers, annotations: m.annotations ?? {} };
 }

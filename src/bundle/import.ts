@@ -1,17 +1,20 @@
-import PQueue from 'p-queue';
-import { ChartMirrorError, errorMessage, isChartMirrorError } from '../errors.js';
-import type { MirrorConfig, TargetConfig } from '../config/load.js';
-import type { ArtifactContent, Target } from '../content/target.js';
-import { DEFAULT_TIMEOUTS } from '../http/client.js';
-import { DEFAULT_RETRY } from '../http/retry.js';
+import { ChartMirrorError, isChartMirrorError } from '../errors.js';
+import { DEFAULTS } from '../defaults.js';
+import type { TargetSpec } from '../config/load.js';
+import { tryParseReference } from '../oci/reference.js';
 import { createContext } from '../pipeline/context.js';
-import type { EventSink, ItemResult } from '../pipeline/events.js';
+import type { EventSink, ItemResult, PlanGroup } from '../pipeline/events.js';
+import { execute } from '../pipeline/execute.js';
 import { Journal } from '../pipeline/journal.js';
+import { bundleMaterializer } from '../pipeline/materialize.js';
+import { newPlan, type Plan } from '../pipeline/plan.js';
+import { journalKey } from '../pipeline/planner.js';
 import type { RunResult } from '../pipeline/run.js';
-import { REPO_PATH, type StateChart } from './format.js';
-import { describeBundle, verifyBundle, type VerifiedChart } from './read.js';
+import type { TargetBinding } from '../pipeline/targets.js';
+import type { StateChart } from './format.js';
+import { describeBundle, openBundle, verifyBundle, type VerifiedChart } from './read.js';
 import { defaultStatePath, mergeState, readStateFile, writeStateFile } from './state.js';
-import { openBundle, readBlob, type BundleStore } from './store.js';
+import type { OciLayout } from '../content/layout.js';
 
 export interface ImportOptions {
   /** A bundle tar, its first part, or a bundle directory. */
@@ -50,29 +53,21 @@ export interface Destination {
 
 export function parseDestination(to: string): Destination {
   if (!to.startsWith('oci://')) throw new ChartMirrorError('USAGE', `--to ${to}: must be oci://host[:port]/path`);
-  const rest = to.slice('oci://'.length).replace(/\/+$/, '');
-  const slash = rest.indexOf('/');
-  const host = slash < 0 ? rest : rest.slice(0, slash);
-  const basePath = slash < 0 ? '' : rest.slice(slash + 1);
-  if (!host || !/^[A-Za-z0-9.-]+(:\d+)?$|^\[[0-9a-fA-F:]+\](:\d+)?$/.test(host)) throw new ChartMirrorError('USAGE', `--to ${to}: no valid registry host`);
-  if (basePath && !REPO_PATH.test(basePath)) {
+  const parsed = tryParseReference(to, { allowTag: false });
+  if (!parsed.ok) {
+    if (parsed.problem === 'no valid registry host') throw new ChartMirrorError('USAGE', `--to ${to}: no valid registry host`);
+    const basePath = to.slice('oci://'.length).replace(/\/+$/, '').split('/').slice(1).join('/');
     throw new ChartMirrorError('USAGE', `--to ${to}: "${basePath}" is not a valid repository path (lowercase letters, digits, . _ - and /; no tag)`);
   }
+  const { registry: host, repository: basePath } = parsed.ref;
   return { host, basePath, display: `oci://${host}${basePath ? `/${basePath}` : ''}` };
 }
 
 /** The refusal of a damaged bundle: one line naming what is damaged. */
-function refuse(store: BundleStore, problems: string[]): ChartMirrorError {
+function refuse(layout: OciLayout, problems: string[]): ChartMirrorError {
   const shown = problems.slice(0, 6);
   const more = problems.length > shown.length ? `; and ${problems.length - shown.length} more` : '';
-  return new ChartMirrorError('LAYOUT', `${store.display} is damaged or incomplete; nothing was imported: ${shown.join('; ')}${more}`);
-}
-
-interface Work {
-  v: VerifiedChart;
-  repository: string;
-  key: string;
-  journaled: boolean;
+  return new ChartMirrorError('LAYOUT', `${layout.path} is damaged or incomplete; nothing was imported: ${shown.join('; ')}${more}`);
 }
 
 /**
@@ -86,53 +81,51 @@ export async function runImport(opts: ImportOptions): Promise<ImportOutcome> {
   const dest = parseDestination(opts.to);
   const emit: EventSink = opts.onEvent ?? (() => undefined);
   const items: ItemResult[] = [];
-  const record = (r: ItemResult) => {
-    items.push(r);
-    emit({ type: 'item', result: r });
-  };
+  const done = (interrupted: boolean): RunResult => ({ items, startedAt, finishedAt: new Date(), interrupted, dryRun: false });
 
-  const store = await openBundle(opts.from);
+  const layout = await openBundle(opts.from);
   let interrupted = false;
   let charts: VerifiedChart[];
   try {
-    const described = await describeBundle(store);
-    for (const message of described.warnings) emit({ type: 'warning', message: `${store.display}: ${message}` });
+    const described = await describeBundle(layout);
+    for (const message of described.warnings) emit({ type: 'warning', message: `${layout.path}: ${message}` });
     // Verified even when index.json or the listing has problems: the message then names every damaged chart version.
     let verified: Awaited<ReturnType<typeof verifyBundle>>;
     try {
-      verified = described.manifests.length ? await verifyBundle(store, described, opts.stopSignal) : { charts: [], problems: [] };
+      verified = described.manifests.length ? await verifyBundle(layout, described, opts.stopSignal) : { charts: [], problems: [] };
     } catch (e) {
       // Stopped while checking: nothing was sent, there is nothing to record.
-      if (isChartMirrorError(e) && e.code === 'ABORTED') return { result: { items, startedAt, finishedAt: new Date(), interrupted: true, dryRun: false }, stateFiles: [], stateCharts: 0 };
+      if (isChartMirrorError(e) && e.code === 'ABORTED') return { result: done(true), stateFiles: [], stateCharts: 0 };
       throw e;
     }
     const problems = [...described.problems, ...verified.problems];
-    if (problems.length) throw refuse(store, problems);
+    if (problems.length) throw refuse(layout, problems);
     charts = verified.charts;
 
-    const ctx = await createContext(importConfig(dest, opts), { dryRun: false, emit });
+    const ctx = await createContext({ timeouts: { ...DEFAULTS.timeouts }, retry: { ...DEFAULTS.retry } }, [], { dryRun: false, emit });
     let journal: Journal | undefined;
     try {
+      await ctx.openTargets([destinationSpec(dest, opts)], { conflictHint: () => 'pass --on-conflict overwrite to replace it' });
       journal = await Journal.open(opts.stateDir);
-      const target = ctx.targets.get(dest.display)!.target;
-      const work = plan(charts, dest, target, journal, record, opts.verifyRemote);
-      emit({
-        type: 'plan',
-        total: charts.length,
-        pending: work.length,
-        present: charts.length - work.length,
-        failed: 0,
-        excluded: 0,
-        targets: [dest.display],
-        groups: groups(charts, work, dest.display),
+      const plan = importPlan(charts, dest, ctx.targets.get(dest.display)!, journal, opts.verifyRemote);
+      const run = await execute(plan, {
+        targets: ctx.targets,
+        journal,
+        materialize: bundleMaterializer(layout.repository('')),
+        concurrency: opts.concurrency,
+        verifyRemote: opts.verifyRemote,
+        emit,
+        signal: opts.signal,
+        stopSignal: opts.stopSignal,
       });
-      interrupted = await execute(work, { store, target, journal, record, emit, dest, opts });
+      items.push(...run.items);
+      interrupted = run.interrupted;
     } finally {
       await journal?.close();
       await ctx.close();
     }
   } finally {
-    await store.close();
+    await layout.close();
   }
 
   const stateFiles = [defaultStatePath(opts.stateDir), ...(opts.stateOut ? [opts.stateOut] : [])];
@@ -157,35 +150,23 @@ export async function runImport(opts: ImportOptions): Promise<ImportOutcome> {
       })),
   );
   for (const f of stateFiles) await writeStateFile(f, state);
-  return { result: { items, startedAt, finishedAt: new Date(), interrupted, dryRun: false }, stateFiles, stateCharts: state.charts.length };
+  return { result: done(interrupted), stateFiles, stateCharts: state.charts.length };
 }
 
-/** A config with no sources and one registry target: createContext then wires HTTP, TLS and auth as for sync. */
-function importConfig(dest: Destination, opts: ImportOptions): MirrorConfig {
-  const target: TargetConfig = {
+/** The registry the bundle goes to, as a run destination (HTTP, TLS and auth as for sync targets). */
+function destinationSpec(dest: Destination, opts: ImportOptions): TargetSpec {
+  return {
     name: dest.display,
     kind: 'registry',
     host: dest.host,
-    basePath: dest.basePath,
-    repository: dest.basePath ? `${dest.basePath}/{chart}` : '{chart}',
     plainHttp: opts.plainHttp,
     ...(opts.credentials ? { auth: { username: opts.credentials.username, password: opts.credentials.password } } : {}),
     ...(opts.tlsCa?.length ? { tls: { ca: opts.tlsCa, insecureSkipVerify: false } } : {}),
     onConflict: opts.onConflict,
     manifestMediaType: false,
     mount: true,
-    chunkSize: 64 * 1024 * 1024,
-    connections: 16,
-  };
-  return {
-    file: '(import)',
-    dir: process.cwd(),
-    sources: [],
-    targets: [target],
-    concurrency: opts.concurrency,
-    stateDir: opts.stateDir,
-    timeouts: { ...DEFAULT_TIMEOUTS },
-    retry: { ...DEFAULT_RETRY },
+    chunkSize: DEFAULTS.chunkSize,
+    connections: DEFAULTS.connections.registries,
   };
 }
 
@@ -204,126 +185,42 @@ function base(v: VerifiedChart, dest: Destination, repository: string): Omit<Ite
   };
 }
 
-function plan(
-  charts: VerifiedChart[],
-  dest: Destination,
-  target: Target,
-  journal: Journal,
-  record: (r: ItemResult) => void,
-  verifyRemote: boolean,
-): Work[] {
-  const work: Work[] = [];
+/**
+ * Every chart version of the bundle as a job for the one destination; what the journal has
+ * confirmed there is settled as present (unless --verify-remote asks the registry again).
+ */
+function importPlan(charts: VerifiedChart[], dest: Destination, binding: TargetBinding, journal: Journal, verifyRemote: boolean): Plan {
+  const plan = newPlan({ targets: [dest.display] });
+  const groups = new Map<string, PlanGroup>();
   for (const v of charts) {
     const c = v.chart;
     const repository = dest.basePath ? `${dest.basePath}/${c.repository}` : c.repository;
+    const g = groups.get(c.source) ?? { source: c.source, target: dest.display, pending: 0, present: 0, failed: 0, excluded: 0 };
+    groups.set(c.source, g);
     // The same key sync uses: a sync journal and an import journal in one state dir agree.
-    const key = Journal.key({ source: c.source, chart: c.chart, version: c.version, destination: `${target.id}/${repository}` });
-    const journaled = journal.get(key)?.digest === c.digest;
+    const entry = journal.get(journalKey(c.source, c.chart, c.version, binding.id, repository));
+    const journaled = entry?.digest === c.digest;
     if (journaled && !verifyRemote) {
-      record({ ...base(v, dest, repository), status: 'present', via: 'journal', digest: c.digest, reference: target.reference(repository, c.tag, c.digest) });
+      g.present++;
+      plan.settled.push({ ...base(v, dest, repository), status: 'present', via: 'journal', digest: c.digest, reference: binding.reference(repository, c.tag, c.digest) });
       continue;
     }
-    work.push({ v, repository, key, journaled });
-  }
-  return work;
-}
-
-function groups(charts: VerifiedChart[], work: Work[], target: string) {
-  const bySource = new Map<string, { source: string; target: string; pending: number; present: number; failed: number; excluded: number }>();
-  const pending = new Set(work.map((w) => w.v));
-  for (const v of charts) {
-    const g = bySource.get(v.chart.source) ?? { source: v.chart.source, target, pending: 0, present: 0, failed: 0, excluded: 0 };
-    if (pending.has(v)) g.pending++;
-    else g.present++;
-    bySource.set(v.chart.source, g);
-  }
-  return [...bySource.values()];
-}
-
-interface ExecuteContext {
-  store: BundleStore;
-  target: Target;
-  journal: Journal;
-  record: (r: ItemResult) => void;
-  emit: EventSink;
-  dest: Destination;
-  opts: ImportOptions;
-}
-
-/** Push with bounded concurrency; returns whether a signal stopped it. */
-async function execute(work: Work[], x: ExecuteContext): Promise<boolean> {
-  const { opts } = x;
-  const queue = new PQueue({ concurrency: opts.concurrency });
-  const notStarted = new Set(work);
-  let stopped = false;
-  const stop = () => {
-    stopped = true;
-    queue.clear();
-  };
-  opts.stopSignal?.addEventListener('abort', stop, { once: true });
-  opts.signal?.addEventListener('abort', stop, { once: true });
-  if (opts.stopSignal?.aborted || opts.signal?.aborted) stop();
-  // One tag listing per repository, shared by the versions of a chart.
-  const listings = new Map<string, Promise<Set<string> | undefined>>();
-  const tagsOf = (repo: string) => {
-    let p = listings.get(repo);
-    if (!p) {
-      p = x.target.listTags(repo, opts.signal).catch(() => undefined);
-      listings.set(repo, p);
-    }
-    return p;
-  };
-  for (const w of work) {
-    void queue.add(async () => {
-      notStarted.delete(w);
-      x.emit({ type: 'item-start', source: w.v.chart.source, chart: w.v.chart.chart, version: w.v.chart.version });
-      try {
-        x.record({ ...base(w.v, x.dest, w.repository), ...(await deliver(w, x, tagsOf)) });
-      } catch (e) {
-        const aborted = isChartMirrorError(e) && e.code === 'ABORTED';
-        x.record({
-          ...base(w.v, x.dest, w.repository),
-          status: 'failed',
-          code: isChartMirrorError(e) ? e.code : 'INTERNAL',
-          reason: aborted ? 'interrupted' : errorMessage(e),
-        });
-      }
+    g.pending++;
+    plan.jobs.push({
+      source: c.source,
+      chart: c.chart,
+      version: c.version,
+      origin: {
+        kind: 'bundle',
+        manifest: v.manifest.descriptor,
+        ...(c.archiveDigest ? { archiveDigest: c.archiveDigest } : {}),
+        ...(c.url ? { url: c.url } : {}),
+        ...(c.provenance ? { provenance: c.provenance } : {}),
+        ...(base(v, dest, repository).archiveSize !== undefined ? { archiveSize: base(v, dest, repository).archiveSize } : {}),
+      },
+      destinations: [{ target: dest.display, repository, tag: c.tag, ...(journaled ? { journaled: { digest: c.digest } } : {}) }],
     });
   }
-  await queue.onIdle();
-  opts.stopSignal?.removeEventListener('abort', stop);
-  opts.signal?.removeEventListener('abort', stop);
-  for (const w of notStarted) {
-    x.record({ ...base(w.v, x.dest, w.repository), status: 'failed', code: 'ABORTED', reason: 'interrupted before it started' });
-  }
-  return stopped;
-}
-
-async function deliver(
-  w: Work,
-  x: ExecuteContext,
-  tagsOf: (repo: string) => Promise<Set<string> | undefined>,
-): Promise<Pick<ItemResult, 'status' | 'digest' | 'reference' | 'bytesUploaded' | 'via'>> {
-  const { target, journal, opts } = x;
-  const c = w.v.chart;
-  const digest = c.digest;
-  const listed = await tagsOf(w.repository);
-  if (listed === undefined || listed.has(c.tag) || w.journaled) {
-    const remote = await target.resolve(w.repository, c.tag, opts.signal);
-    if (remote === digest) {
-      await journal.record(w.key, { digest, archive: c.archiveDigest });
-      return { status: 'present', via: 'target', digest, reference: target.reference(w.repository, c.tag, digest) };
-    }
-    if (remote !== undefined && opts.onConflict !== 'overwrite') {
-      throw new ChartMirrorError('CONFLICT', `tag ${w.repository}:${c.tag} already holds ${remote}, not ${digest}; pass --on-conflict overwrite to replace it`);
-    }
-  }
-  // Blobs are read (and checked against their digests) only when the registry lacks them.
-  const content: ArtifactContent = {
-    manifest: w.v.manifest,
-    blobs: w.v.blobs.map((d) => ({ descriptor: d, bytes: () => readBlob(x.store, d) })),
-  };
-  const outcome = await target.push(w.repository, c.tag, content, opts.signal);
-  await journal.record(w.key, { digest, archive: c.archiveDigest });
-  return { status: 'pushed', digest, reference: target.reference(w.repository, c.tag, digest), bytesUploaded: outcome.bytesUploaded };
+  plan.groups = [...groups.values()];
+  return plan;
 }

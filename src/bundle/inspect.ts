@@ -1,7 +1,6 @@
 import { formatBytes } from '../report/summary.js';
 import type { BundleListing } from './format.js';
-import { describeBundle, verifyBundle } from './read.js';
-import { openBundle } from './store.js';
+import { describeBundle, openBundle, verifyBundle } from './read.js';
 
 export interface Inspection {
   path: string;
@@ -18,15 +17,15 @@ export interface Inspection {
 
 /** Read a bundle's listing (and with `verify`, check every blob against its digest). */
 export async function inspectBundle(path: string, opts: { verify: boolean }): Promise<Inspection> {
-  const store = await openBundle(path);
+  const layout = await openBundle(path);
   try {
-    const d = await describeBundle(store);
+    const d = await describeBundle(layout);
     const problems = [...d.problems];
-    if (opts.verify && d.manifests.length) problems.push(...(await verifyBundle(store, d)).problems);
+    if (opts.verify && d.manifests.length) problems.push(...(await verifyBundle(layout, d)).problems);
     return {
-      path: store.display,
-      kind: store.kind,
-      files: store.files,
+      path: layout.path,
+      kind: layout.files.kind,
+      files: layout.files.files,
       derived: d.derived,
       listing: d.listing,
       problems,
@@ -34,7 +33,7 @@ export async function inspectBundle(path: string, opts: { verify: boolean }): Pr
       verified: opts.verify,
     };
   } finally {
-    await store.close();
+    await layout.close();
   }
 }
 

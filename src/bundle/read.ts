@@ -1,32 +1,44 @@
+/**
+ * What a bundle holds, read through the content engine's layout reader (a directory, a tar, or
+ * the parts of one): the listing cross-checked against index.json (or derived from index.json
+ * for a layout that came without one), and every blob checked against its digest.
+ */
+import { createHash } from 'node:crypto';
 import { ChartMirrorError, errorMessage } from '../errors.js';
-import { tagForVersion } from '../oci/artifact.js';
+import { LIMITS } from '../defaults.js';
+import { parseManifest as parseOciManifest } from '../content/graph.js';
+import { OciLayout } from '../content/layout.js';
+import { readVerified } from '../content/verify.js';
 import type { Descriptor } from '../oci/descriptor.js';
 import {
-  ANNOTATION_REF_NAME,
   ANNOTATION_TITLE,
   ANNOTATION_VERSION,
   HELM_CHART_MEDIA_TYPE,
   HELM_CONFIG_MEDIA_TYPE,
   HELM_PROV_MEDIA_TYPE,
-  OCI_LAYOUT_VERSION,
   OCI_MANIFEST_MEDIA_TYPE,
 } from '../oci/media-types.js';
+import { isValidRepository, isValidTag, tagForVersion } from '../oci/reference.js';
 import { VERSION } from '../version.js';
-import {
-  EXPORT_MARKER,
-  INDEX_FILE,
-  LISTING_FILE,
-  LISTING_SCHEMA_VERSION,
-  OCI_LAYOUT_FILE,
-  OCI_TAG,
-  REPO_PATH,
-  parseListing,
-  parseManifest,
-  type BundleChart,
-  type BundleListing,
-  type ParsedManifest,
-} from './format.js';
-import { checkBlob, readBlob, type BundleStore } from './store.js';
+import { EXPORT_MARKER, INDEX_FILE, LISTING_FILE, LISTING_SCHEMA_VERSION, parseListing, type BundleChart, type BundleListing } from './format.js';
+
+/** A manifest's config and layers, checked enough to copy it. */
+export interface ParsedManifest {
+  config: Descriptor;
+  layers: Descriptor[];
+  annotations: Record<string, string>;
+}
+
+function chartManifest(bytes: Buffer, mediaType: string): ParsedManifest {
+  const m = parseOciManifest(bytes, mediaType || OCI_MANIFEST_MEDIA_TYPE);
+  if (!m.config) throw new ChartMirrorError('MANIFEST', 'the manifest has no valid config descriptor');
+  return { config: m.config, layers: m.layers, annotations: m.annotations };
+}
+
+/** Open a bundle (a tar, its first part, or a directory) to read; damage is described, not thrown. */
+export function openBundle(path: string): Promise<OciLayout> {
+  return OciLayout.open(path, { create: 'never', readOnly: true, tolerant: true });
+}
 
 export interface DescribedBundle {
   listing: BundleListing;
@@ -39,71 +51,37 @@ export interface DescribedBundle {
   warnings: string[];
 }
 
-interface IndexJson {
-  manifests?: Descriptor[];
-}
-
 /**
  * Read what a bundle says it holds: oci-layout, index.json and the listing, cross-checked.
  * A layout without a listing (another tool's, or a sync `layout:` target) gets one derived from
  * index.json and the manifests' annotations. Blobs are not checked here (see verifyBundle).
  */
-export async function describeBundle(store: BundleStore): Promise<DescribedBundle> {
-  const problems: string[] = [];
+export async function describeBundle(layout: OciLayout): Promise<DescribedBundle> {
+  const problems: string[] = [...layout.problems];
   const warnings: string[] = [];
   const empty = (): DescribedBundle => ({ listing: emptyListing(), derived: true, manifests: [], problems, warnings });
-  if (store.problem) problems.push(store.problem);
-  if (await store.readFile(EXPORT_MARKER)) problems.push(`an export into it has not finished (${EXPORT_MARKER} is there): run that export again first`);
+  if (await layout.files.readRootFile(EXPORT_MARKER)) problems.push(`an export into it has not finished (${EXPORT_MARKER} is there): run that export again first`);
+  if (!layout.indexRead) return empty();
+  const byRef = layout.refs();
+  const display = layout.path;
 
-  const marker = await store.readFile(OCI_LAYOUT_FILE);
-  if (!marker) {
-    problems.push(`${OCI_LAYOUT_FILE} is missing: not an OCI image layout`);
-  } else {
-    let version: unknown;
-    try {
-      version = (JSON.parse(marker.toString('utf8')) as { imageLayoutVersion?: unknown }).imageLayoutVersion;
-    } catch {
-      version = undefined;
-    }
-    if (version !== OCI_LAYOUT_VERSION) problems.push(`${OCI_LAYOUT_FILE} is damaged or names an unsupported version`);
-  }
-
-  const indexBytes = await store.readFile(INDEX_FILE);
-  if (!indexBytes) {
-    problems.push(`${INDEX_FILE} is missing`);
-    return empty();
-  }
-  let index: IndexJson;
-  try {
-    index = JSON.parse(indexBytes.toString('utf8')) as IndexJson;
-    if (!Array.isArray(index.manifests)) throw new Error('no manifests list');
-  } catch (e) {
-    problems.push(`${INDEX_FILE} is damaged (${errorMessage(e)})`);
-    return empty();
-  }
-  const byRef = new Map<string, Descriptor>();
-  for (const d of index.manifests!) {
-    const ref = d?.annotations?.[ANNOTATION_REF_NAME];
-    if (ref && typeof d.digest === 'string' && /^sha256:[a-f0-9]{64}$/.test(d.digest)) byRef.set(ref, d);
-  }
-
-  const listingBytes = await store.readFile(LISTING_FILE);
+  const listingBytes = await layout.files.readRootFile(LISTING_FILE);
   if (!listingBytes) {
-    return deriveListing(store, byRef, problems, warnings);
+    return deriveListing(layout, byRef, problems, warnings);
   }
   let listing: BundleListing;
   try {
-    listing = parseListing(listingBytes, store.display);
+    listing = parseListing(listingBytes, display);
   } catch (e) {
-    problems.push(errorMessage(e).replace(`${store.display}: `, ''));
+    problems.push(errorMessage(e).replace(`${display}: `, ''));
     return empty();
   }
   const manifests: Descriptor[] = [];
   const listed = new Set<string>();
   for (const c of listing.charts) {
     const what = `${c.chart} ${c.version}`;
-    if (!REPO_PATH.test(c.repository)) problems.push(`${what}: repository "${c.repository}" is not a valid repository path`);
-    if (c.tag !== tagForVersion(c.version) || !OCI_TAG.test(c.tag)) problems.push(`${what}: tag "${c.tag}" does not belong to version ${c.version}`);
+    if (!isValidRepository(c.repository)) problems.push(`${what}: repository "${c.repository}" is not a valid repository path`);
+    if (c.tag !== tagForVersion(c.version) || !isValidTag(c.tag)) problems.push(`${what}: tag "${c.tag}" does not belong to version ${c.version}`);
     const ref = `${c.repository}:${c.tag}`;
     if (listed.has(ref)) problems.push(`the listing names ${ref} twice`);
     listed.add(ref);
@@ -132,7 +110,7 @@ function emptyListing(): BundleListing {
 
 /** A listing for a layout that came without one: every Helm chart manifest in index.json. */
 async function deriveListing(
-  store: BundleStore,
+  layout: OciLayout,
   byRef: Map<string, Descriptor>,
   problems: string[],
   warnings: string[],
@@ -143,9 +121,9 @@ async function deriveListing(
   for (const [ref, d] of [...byRef].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))) {
     let m: ParsedManifest;
     try {
-      m = parseManifest(await readBlob(store, d));
+      m = chartManifest(await readBlob(layout, d), d.mediaType);
     } catch (e) {
-      problems.push(`manifest ${d.digest} of ${ref}: ${errorMessage(e).replace(`${store.display}: `, '')}`);
+      problems.push(`manifest ${d.digest} of ${ref}: ${errorMessage(e).replace(`${layout.path}: `, '')}`);
       continue;
     }
     if (m.config.mediaType !== HELM_CONFIG_MEDIA_TYPE) {
@@ -157,7 +135,7 @@ async function deriveListing(
     const repository = colon > 0 ? ref.slice(0, colon) : chart;
     const tag = colon > 0 ? ref.slice(colon + 1) : ref;
     const version = m.annotations[ANNOTATION_VERSION] ?? tag;
-    if (!REPO_PATH.test(repository) || !OCI_TAG.test(tag)) {
+    if (!isValidRepository(repository) || !isValidTag(tag)) {
       warnings.push(`${ref}: not a repository:tag reference name: skipped`);
       continue;
     }
@@ -201,7 +179,7 @@ function label(mediaType: string): string {
  * the charts with their manifests, and every problem found (all of them, not just the first).
  */
 export async function verifyBundle(
-  store: BundleStore,
+  layout: OciLayout,
   described: DescribedBundle,
   signal?: AbortSignal,
 ): Promise<{ charts: VerifiedChart[]; problems: string[] }> {
@@ -209,7 +187,7 @@ export async function verifyBundle(
   const charts: VerifiedChart[] = [];
   const checked = new Map<string, string | undefined>();
   const check = async (d: Descriptor): Promise<string | undefined> => {
-    if (!checked.has(d.digest)) checked.set(d.digest, await checkBlob(store, d));
+    if (!checked.has(d.digest)) checked.set(d.digest, await checkBlob(layout, d));
     return checked.get(d.digest);
   };
   let missing = 0;
@@ -233,8 +211,8 @@ export async function verifyBundle(
     let parsed: ParsedManifest;
     let manifestBytes: Buffer;
     try {
-      manifestBytes = await readBlob(store, md);
-      parsed = parseManifest(manifestBytes);
+      manifestBytes = await readBlob(layout, md);
+      parsed = chartManifest(manifestBytes, md.mediaType);
     } catch (e) {
       problems.push(`${what}: manifest ${md.digest}: ${errorMessage(e)}`);
       continue;
@@ -259,4 +237,40 @@ export async function verifyBundle(
     if (t.blobs !== seen.size || t.bytes !== bytes) problems.push(`the listing counts ${t.blobs} blobs (${t.bytes} bytes), the manifests reference ${seen.size} (${bytes} bytes)`);
   }
   return { charts, problems };
+}
+
+/**
+ * Stream a blob and compare it with its descriptor; a problem (one phrase, without the digest)
+ * or undefined when it is intact.
+ */
+export async function checkBlob(layout: OciLayout, desc: Descriptor): Promise<string | undefined> {
+  const size = await layout.blobSize(desc.digest);
+  if (size === undefined) return 'is missing';
+  const where = layout.files.where(desc.digest);
+  if (size !== desc.size) return `is ${size} bytes, its descriptor says ${desc.size} (in ${where})`;
+  const hash = createHash('sha256');
+  for await (const chunk of await layout.openBlob(desc)) hash.update(chunk);
+  if (`sha256:${hash.digest('hex')}` !== desc.digest) return `does not match its digest (damaged, in ${where})`;
+  return undefined;
+}
+
+/** A small blob's bytes (a manifest), checked against its descriptor as they are read. */
+export async function readBlob(layout: OciLayout, desc: Descriptor): Promise<Buffer> {
+  const problem = await checkSize(layout, desc);
+  if (problem) throw problem;
+  try {
+    return await readVerified(await layout.openBlob(desc), desc, LIMITS.manifestBytes, 'blob');
+  } catch (e) {
+    if (e instanceof ChartMirrorError && e.code === 'DIGEST') {
+      throw new ChartMirrorError('DIGEST', `${layout.path}: blob ${desc.digest} does not match its digest (damaged, in ${layout.files.where(desc.digest)})`);
+    }
+    throw e;
+  }
+}
+
+async function checkSize(layout: OciLayout, desc: Descriptor): Promise<ChartMirrorError | undefined> {
+  const size = await layout.blobSize(desc.digest);
+  if (size === undefined) return new ChartMirrorError('LAYOUT', `${layout.path}: blob ${desc.digest} is missing`);
+  if (size !== desc.size) return new ChartMirrorError('DIGEST', `${layout.path}: blob ${desc.digest} is ${size} bytes, its descriptor says ${desc.size}`);
+  return undefined;
 }

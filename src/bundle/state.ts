@@ -3,8 +3,7 @@ import { dirname, join } from 'node:path';
 import { ChartMirrorError, ConfigError, errorMessage } from '../errors.js';
 import { writeFileAtomic } from '../util/fs-atomic.js';
 import { FarSideStateSchema, STATE_SCHEMA_VERSION, zodProblems, type FarSideState, type StateChart } from './format.js';
-import { describeBundle } from './read.js';
-import { openBundle } from './store.js';
+import { describeBundle, openBundle } from './read.js';
 
 /** Where import keeps the far side's cumulative state inside its state directory. */
 export function defaultStatePath(stateDir: string): string {
@@ -60,18 +59,18 @@ export async function loadSince(paths: string[]): Promise<StateChart[]> {
       out.push(...state.charts);
       continue;
     }
-    let store;
+    let layout;
     try {
-      store = await openBundle(p);
+      layout = await openBundle(p);
     } catch (e) {
       throw new ConfigError(`--since ${p}: ${errorMessage(e)}`);
     }
     try {
-      const d = await describeBundle(store);
+      const d = await describeBundle(layout);
       if (d.problems.length) throw new ConfigError(`--since ${p}: not a readable bundle: ${d.problems[0]}`);
       out.push(...d.listing.charts.map((c) => ({ chart: c.chart, version: c.version, tag: c.tag, repository: c.repository, digest: c.digest, archiveDigest: c.archiveDigest, source: c.source })));
     } finally {
-      await store.close();
+      await layout.close();
     }
   }
   return out;

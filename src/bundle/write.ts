@@ -3,7 +3,7 @@ import { mkdir, open, readFile, readdir, rename, rm, type FileHandle } from 'nod
 import { basename, dirname, join } from 'node:path';
 import { ChartMirrorError } from '../errors.js';
 import { TEMP_PREFIX, writeFileAtomic } from '../util/fs-atomic.js';
-import { SUMS_FILE, parseSums, partName } from './parted-file.js';
+import { SUMS_FILE, parseSums, partName } from '../content/parted-file.js';
 
 export interface WrittenFile {
   path: string;

@@ -18,6 +18,8 @@ import {
   type RawVerify,
 } from './schema.js';
 import { parseDuration, parseSize } from './units.js';
+import { DEFAULTS } from '../defaults.js';
+import { invalidComponent, tryParseReference } from '../oci/reference.js';
 import type { TlsSettings } from '../http/client.js';
 import type { RetryPolicy } from '../http/retry.js';
 import type { ProvenanceMode } from '../chart/provenance.js';
@@ -50,16 +52,13 @@ export interface SourceConfig {
   connections: number;
 }
 
-export interface TargetConfig {
+/** Where content goes and how to talk to it: what a run needs to open a destination. */
+export interface TargetSpec {
   name: string;
   kind: 'registry' | 'layout';
   /** Registry `host[:port]`. */
   host?: string;
-  /** Path under the registry (`mirror` in oci://host/mirror); empty for none. */
-  basePath: string;
   layoutDir?: string;
-  /** Repository template with {source} and {chart}. */
-  repository: string;
   plainHttp: boolean;
   auth?: { username?: string; password?: string; token?: string; identityToken?: string; trustedRealmHosts?: string[] };
   tls?: TlsSettings;
@@ -69,6 +68,14 @@ export interface TargetConfig {
   chunkSize: number;
   connections: number;
   requestsPerSecond?: number;
+}
+
+/** A configured target: a destination plus where each chart lands in it. */
+export interface TargetConfig extends TargetSpec {
+  /** Path under the registry (`mirror` in oci://host/mirror); empty for none. */
+  basePath: string;
+  /** Repository template with {source} and {chart}. */
+  repository: string;
 }
 
 export interface MirrorConfig {
@@ -82,12 +89,12 @@ export interface MirrorConfig {
   retry: RetryPolicy;
 }
 
-export const DEFAULT_CONCURRENCY = 16;
-const DEFAULT_SOURCE_CONNECTIONS = 8;
-const DEFAULT_REGISTRY_CONNECTIONS = 16;
-
-/** Read, expand and validate a config file. Every problem is a ConfigError naming its key path. */
-export async function loadConfig(file: string, env: NodeJS.ProcessEnv = process.env): Promise<MirrorConfig> {
+/**
+ * Read, expand and validate a config file, or a config given as an object (paths in it are
+ * relative to the working directory). Every problem is a ConfigError naming its key path.
+ */
+export async function loadConfig(file: string | Record<string, unknown>, env: NodeJS.ProcessEnv = process.env): Promise<MirrorConfig> {
+  if (typeof file !== 'string') return parseConfigObject(file, resolve('(config object)'), env);
   const abs = resolve(file);
   let text: string;
   try {
@@ -113,7 +120,12 @@ export function parseConfig(text: string, file: string, env: NodeJS.ProcessEnv =
     throw new ConfigError(`${file}${where}: invalid YAML: ${err.reason ?? (e as Error).message}`);
   }
   if (doc === null || doc === undefined) throw new ConfigError(`${file}: the config file is empty`);
-  if (typeof doc !== 'object' || Array.isArray(doc)) throw new ConfigError(`${file}: the config must be a YAML mapping`);
+  return parseConfigObject(doc, file, env);
+}
+
+/** A parsed document (YAML or an object a program built) as a config; `file` anchors relative paths. */
+export function parseConfigObject(doc: unknown, file: string, env: NodeJS.ProcessEnv = process.env): MirrorConfig {
+  if (typeof doc !== 'object' || doc === null || Array.isArray(doc)) throw new ConfigError(`${file}: the config must be a YAML mapping`);
   const expanded = expandEnv(doc, env);
   const parsed = ConfigSchema.safeParse(expanded);
   if (!parsed.success) throw new ConfigError(formatIssues(parsed.error.issues, expanded));
@@ -251,18 +263,18 @@ function resolveConfig(raw: RawConfig, file: string): MirrorConfig {
     dir,
     sources,
     targets,
-    concurrency: raw.concurrency ?? DEFAULT_CONCURRENCY,
-    stateDir: raw.state ? abs(raw.state) : resolve(dir, '.chartmirror'),
+    concurrency: raw.concurrency ?? DEFAULTS.concurrency,
+    stateDir: raw.state ? abs(raw.state) : resolve(dir, DEFAULTS.stateDirName),
     timeouts: {
-      connectMs: timeouts?.connect !== undefined ? parseDuration(timeouts.connect) : 15_000,
-      headersMs: timeouts?.headers !== undefined ? parseDuration(timeouts.headers) : 120_000,
-      bodyIdleMs: timeouts?.body !== undefined ? parseDuration(timeouts.body) : 60_000,
+      connectMs: timeouts?.connect !== undefined ? parseDuration(timeouts.connect) : DEFAULTS.timeouts.connectMs,
+      headersMs: timeouts?.headers !== undefined ? parseDuration(timeouts.headers) : DEFAULTS.timeouts.headersMs,
+      bodyIdleMs: timeouts?.body !== undefined ? parseDuration(timeouts.body) : DEFAULTS.timeouts.bodyIdleMs,
     },
     retry: {
-      attempts: retries?.attempts ?? 5,
-      baseDelayMs: retries?.backoff !== undefined ? parseDuration(retries.backoff) : 250,
-      maxDelayMs: retries?.maxBackoff !== undefined ? parseDuration(retries.maxBackoff) : 30_000,
-      maxRetryAfterMs: retries?.maxRetryAfter !== undefined ? parseDuration(retries.maxRetryAfter) : 600_000,
+      attempts: retries?.attempts ?? DEFAULTS.retry.attempts,
+      baseDelayMs: retries?.backoff !== undefined ? parseDuration(retries.backoff) : DEFAULTS.retry.baseDelayMs,
+      maxDelayMs: retries?.maxBackoff !== undefined ? parseDuration(retries.maxBackoff) : DEFAULTS.retry.maxDelayMs,
+      maxRetryAfterMs: retries?.maxRetryAfter !== undefined ? parseDuration(retries.maxRetryAfter) : DEFAULTS.retry.maxRetryAfterMs,
     },
   };
 }
@@ -280,8 +292,6 @@ function resolveTls(tls: RawTls | undefined, path: (string | number)[], abs: (p:
   };
 }
 
-const REPO_COMPONENT = /^[a-z0-9]+((\.|_|__|-+)[a-z0-9]+)*$/;
-
 function resolveTarget(
   t: RawTarget,
   path: (string | number)[],
@@ -295,16 +305,12 @@ function resolveTarget(
   let basePath = '';
   if (t.url) {
     if (!t.url.startsWith('oci://')) fail([...path, 'url'], 'must start with oci://');
-    const rest = t.url.slice('oci://'.length).replace(/\/+$/, '');
-    const slash = rest.indexOf('/');
-    host = slash < 0 ? rest : rest.slice(0, slash);
-    basePath = slash < 0 ? '' : rest.slice(slash + 1);
-    if (!host || !/^[A-Za-z0-9.-]+(:\d+)?$|^\[[0-9a-fA-F:]+\](:\d+)?$/.test(host)) {
-      fail([...path, 'url'], `"${t.url}" has no valid registry host`);
-    }
-    if (basePath.includes(':') || basePath.includes('@')) fail([...path, 'url'], 'must not contain a tag or digest');
-    for (const c of basePath ? basePath.split('/') : []) {
-      if (!REPO_COMPONENT.test(c)) fail([...path, 'url'], `path component "${c}" is not a valid repository name (lowercase letters, digits, . _ -)`);
+    const parsed = tryParseReference(t.url, { allowTag: false });
+    if (!parsed.ok) {
+      fail([...path, 'url'], parsed.problem === 'no valid registry host' ? `"${t.url}" has no valid registry host` : parsed.problem);
+    } else {
+      host = parsed.ref.registry;
+      basePath = parsed.ref.repository;
     }
   }
   const repository = t.repository ?? (basePath ? `${basePath}/{chart}` : '{chart}');
@@ -329,8 +335,8 @@ function resolveTarget(
     onConflict: t.onConflict ?? 'fail',
     manifestMediaType: t.manifestMediaType ?? false,
     mount: t.mount ?? true,
-    chunkSize: t.chunkSize !== undefined ? parseSize(t.chunkSize) : 64 * 1024 * 1024,
-    connections: t.connections ?? defaultConnections ?? DEFAULT_REGISTRY_CONNECTIONS,
+    chunkSize: t.chunkSize !== undefined ? parseSize(t.chunkSize) : DEFAULTS.chunkSize,
+    connections: t.connections ?? defaultConnections ?? DEFAULTS.connections.registries,
     requestsPerSecond: t.requestsPerSecond,
   };
 }
@@ -340,9 +346,7 @@ function validateTemplate(template: string, path: (string | number)[], fail: Fai
   if (unknown.length) fail(path, `unknown placeholder {${unknown[0]}} (use {source} and {chart})`);
   if (!template.includes('{chart}')) fail(path, 'must contain {chart}');
   const sample = template.replaceAll('{source}', 'src').replaceAll('{chart}', 'chart');
-  for (const c of sample.split('/')) {
-    if (!REPO_COMPONENT.test(c)) fail(path, `"${template}" is not a valid repository path (lowercase letters, digits, . _ - and /)`);
-  }
+  if (invalidComponent(sample) !== undefined) fail(path, `"${template}" is not a valid repository path (lowercase letters, digits, . _ - and /)`);
 }
 
 function resolveSource(
@@ -391,7 +395,7 @@ function resolveSource(
     provenance: { mode, keyring },
     selection: resolveSelection(raw, s, path, fail),
     targets: s.targets ?? [...targetNames],
-    connections: s.connections ?? defaultConnections ?? DEFAULT_SOURCE_CONNECTIONS,
+    connections: s.connections ?? defaultConnections ?? DEFAULTS.connections.sources,
   };
 }
 

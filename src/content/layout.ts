@@ -1,17 +1,28 @@
+/**
+ * An OCI image layout (image-spec image-layout.md) as stores: `oci-layout`, `index.json` with
+ * one descriptor per tagged manifest, annotated `org.opencontainers.image.ref.name` =
+ * `<repository>:<tag>`, and content under `blobs/sha256/`. The same reader serves layout
+ * directories and bundles (a tar of a layout, whole or in parts, read-only).
+ *
+ * Writes are crash-safe: blobs are verified into temp files and renamed into place; index.json
+ * is rewritten atomically in group commits, so a crash never leaves a half-written file under a
+ * final name, and re-runs add, never duplicate.
+ */
 import { constants } from 'node:fs';
-import { access, mkdir, readFile, readdir, rm, stat } from 'node:fs/promises';
-import { dirname, join, resolve } from 'node:path';
+import { access, stat } from 'node:fs/promises';
+import { dirname, resolve } from 'node:path';
 import { ChartMirrorError } from '../errors.js';
+import { LIMITS } from '../defaults.js';
 import type { Descriptor } from '../oci/descriptor.js';
-import {
-  ANNOTATION_REF_NAME,
-  OCI_INDEX_MEDIA_TYPE,
-  OCI_LAYOUT_VERSION,
-  OCI_MANIFEST_MEDIA_TYPE,
-} from '../oci/media-types.js';
-import { digestHex, isSha256Digest, sha256Digest } from '../util/digest.js';
-import { TEMP_PREFIX, writeFileAtomic } from '../util/fs-atomic.js';
-import { blobBytes, type ArtifactContent, type PushOutcome, type Target } from './target.js';
+import { ANNOTATION_REF_NAME, OCI_INDEX_MEDIA_TYPE, OCI_LAYOUT_VERSION, OCI_MANIFEST_MEDIA_TYPE } from '../oci/media-types.js';
+import { isDigest } from '../oci/reference.js';
+import { DirLayoutFiles, openLayoutFiles, type LayoutFiles } from './layout-files.js';
+import { partName } from './parted-file.js';
+import { readVerified } from './verify.js';
+import type { ContentOpener, ContentStream, PushResult, Store, TagDeleter } from './store.js';
+
+export const OCI_LAYOUT_FILE = 'oci-layout';
+export const INDEX_FILE = 'index.json';
 
 interface IndexJson {
   schemaVersion: 2;
@@ -20,156 +31,214 @@ interface IndexJson {
   annotations?: Record<string, string>;
 }
 
-/**
- * An OCI image layout directory (image-spec image-layout.md): `oci-layout`, `index.json` with
- * one descriptor per tagged manifest, annotated `org.opencontainers.image.ref.name` =
- * `<repository>:<tag>`, and content under `blobs/sha256/`. Blobs are written atomically and
- * checked against their digest; index.json is rewritten atomically in group commits, so a
- * crash never leaves a half-written file under a final name. Re-runs add, never duplicate.
- */
+export interface OpenLayoutOptions {
+  /**
+   * now: create the layout if it is not there (default); lazy: create it with the first write,
+   * so a run that writes nothing leaves no directory behind; never: it must exist.
+   */
+  create?: 'now' | 'lazy' | 'never';
+  /** Touch nothing on disk (dry runs, reading bundles). Tars are always read-only. */
+  readOnly?: boolean;
+  /**
+   * Collect structural damage in `problems` instead of throwing (describing a bundle names
+   * every problem at once).
+   */
+  tolerant?: boolean;
+}
+
 export class OciLayout {
   private index: IndexJson = { schemaVersion: 2, mediaType: OCI_INDEX_MEDIA_TYPE, manifests: [] };
-  private dirty = false;
+  /** Structural damage found on open (tolerant mode only). */
+  readonly problems: string[] = [];
+  /** Whether index.json was there and readable (tolerant mode reads on without it). */
+  indexRead = true;
+  private created: boolean;
+  private creating: Promise<void> | undefined;
   private flushing: Promise<void> | undefined;
   private pendingFlush: Promise<void> | undefined;
 
-  private constructor(readonly dir: string) {}
+  private constructor(
+    readonly files: LayoutFiles,
+    private readonly writable: boolean,
+    exists: boolean,
+  ) {
+    this.created = exists;
+  }
 
-  /**
-   * Open (or create) a layout. `readOnly` leaves an existing layout untouched: no blobs
-   * directory is made and no leftover temp file removed (dry runs, reading bundles).
-   */
-  static async open(dir: string, opts: { create: boolean; readOnly?: boolean } = { create: true }): Promise<OciLayout> {
-    const layout = new OciLayout(resolve(dir));
-    await layout.load(opts.create, opts.readOnly ?? false);
+  /** The directory or bundle file, absolute. */
+  get path(): string {
+    return this.files.display;
+  }
+
+  /** Whether `path` holds an OCI layout directory (an `oci-layout` file). */
+  static async exists(path: string): Promise<boolean> {
+    return (await stat(resolve(path, OCI_LAYOUT_FILE)).catch(() => undefined))?.isFile() ?? false;
+  }
+
+  static async open(path: string, opts: OpenLayoutOptions = {}): Promise<OciLayout> {
+    const create = opts.create ?? 'now';
+    const s = await stat(path).catch(() => undefined);
+    if (!s && (/\.tar(\.part-\d+)?$/i.test(path) || (await stat(partName(path, 1)).catch(() => undefined)))) {
+      // A bundle (or its parts): never created here, only read.
+      const layout = new OciLayout(await openLayoutFiles(path), false, true);
+      await layout.load('never', opts.tolerant ?? false).catch(async (e) => {
+        await layout.files.close();
+        throw e;
+      });
+      return layout;
+    }
+    if (!s && create !== 'never' && !opts.readOnly) {
+      if (create === 'lazy') await assertCreatable(resolve(path));
+      const layout = new OciLayout(new DirLayoutFiles(path), true, false);
+      if (create === 'now') await layout.ensureCreated();
+      return layout;
+    }
+    if (!s && create === 'lazy' && opts.readOnly) return new OciLayout(new DirLayoutFiles(path), false, false);
+    const files = await openLayoutFiles(path);
+    const writable = files instanceof DirLayoutFiles && !opts.readOnly;
+    const layout = new OciLayout(files, writable, true);
+    try {
+      await layout.load(create, opts.tolerant ?? false);
+    } catch (e) {
+      await files.close();
+      throw e;
+    }
     return layout;
   }
 
-  /** Whether `dir` holds an OCI layout (an `oci-layout` file). */
-  static async exists(dir: string): Promise<boolean> {
-    try {
-      return (await stat(join(dir, 'oci-layout'))).isFile();
-    } catch {
-      return false;
-    }
-  }
-
-  private async load(create: boolean, readOnly: boolean): Promise<void> {
-    const markerPath = join(this.dir, 'oci-layout');
-    let marker: string | undefined;
-    try {
-      marker = await readFile(markerPath, 'utf8');
-    } catch (e) {
-      if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw layoutError(this.dir, e);
-    }
+  private async load(create: OpenLayoutOptions['create'], tolerant: boolean): Promise<void> {
+    const dir = this.files.display;
+    if (this.files.problem) this.problems.push(this.files.problem);
+    const marker = await this.files.readRootFile(OCI_LAYOUT_FILE);
     if (marker === undefined) {
-      if (!create) throw new ChartMirrorError('LAYOUT', `${this.dir}: not an OCI image layout (no oci-layout file)`);
-      await mkdir(join(this.dir, 'blobs', 'sha256'), { recursive: true }).catch((e) => {
-        throw layoutError(this.dir, e);
-      });
-      await writeFileAtomic(markerPath, JSON.stringify({ imageLayoutVersion: OCI_LAYOUT_VERSION }));
-      await this.writeIndex();
-      return;
-    }
-    try {
-      const parsed = JSON.parse(marker) as { imageLayoutVersion?: string };
-      if (parsed.imageLayoutVersion !== OCI_LAYOUT_VERSION) {
-        throw new Error(`unsupported imageLayoutVersion ${JSON.stringify(parsed.imageLayoutVersion)}`);
+      // A directory that is not a layout yet becomes one (now, or with the first write).
+      if (this.files.kind === 'dir' && (create === 'lazy' || (create === 'now' && this.writable))) {
+        this.created = false;
+        if (create === 'now') await this.ensureCreated();
+        return;
       }
-      const raw = await readFile(join(this.dir, 'index.json'), 'utf8').catch((e) => {
-        if ((e as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
-        throw e;
-      });
-      if (raw !== undefined) {
-        const idx = JSON.parse(raw) as IndexJson;
-        if (!Array.isArray(idx.manifests)) throw new Error('index.json has no manifests list');
+      if (!tolerant) throw new ChartMirrorError('LAYOUT', `${dir}: not an OCI image layout (no oci-layout file)`);
+      this.problems.push(`${OCI_LAYOUT_FILE} is missing: not an OCI image layout`);
+    } else {
+      let version: unknown;
+      try {
+        version = (JSON.parse(marker.toString('utf8')) as { imageLayoutVersion?: unknown }).imageLayoutVersion;
+      } catch {
+        version = undefined;
+      }
+      if (version !== OCI_LAYOUT_VERSION) {
+        if (!tolerant) throw new ChartMirrorError('LAYOUT', `${dir}: damaged OCI layout: unsupported imageLayoutVersion ${JSON.stringify(version)}`);
+        this.problems.push(`${OCI_LAYOUT_FILE} is damaged or names an unsupported version`);
+      }
+    }
+    const raw = await this.files.readRootFile(INDEX_FILE);
+    if (raw === undefined) {
+      this.indexRead = false;
+      if (tolerant) this.problems.push(`${INDEX_FILE} is missing`);
+    } else {
+      try {
+        const idx = JSON.parse(raw.toString('utf8')) as IndexJson;
+        if (!idx || !Array.isArray(idx.manifests)) throw new Error('index.json has no manifests list');
         this.index = idx;
+      } catch (e) {
+        if (!tolerant) throw new ChartMirrorError('LAYOUT', `${dir}: damaged OCI layout: ${(e as Error).message}`);
+        this.indexRead = false;
+        this.problems.push(`${INDEX_FILE} is damaged (${(e as Error).message})`);
       }
-    } catch (e) {
-      throw new ChartMirrorError('LAYOUT', `${this.dir}: damaged OCI layout: ${(e as Error).message}`);
     }
-    if (readOnly) return;
-    await mkdir(join(this.dir, 'blobs', 'sha256'), { recursive: true });
-    await this.removeStaleTemps();
-  }
-
-  /** Temp files are only ever ours and only ever unfinished: a crash left them. */
-  private async removeStaleTemps(): Promise<void> {
-    const dirs = [this.dir, join(this.dir, 'blobs', 'sha256')];
-    for (const d of dirs) {
-      const names = await readdir(d).catch(() => [] as string[]);
-      await Promise.all(names.filter((n) => n.startsWith(TEMP_PREFIX)).map((n) => rm(join(d, n), { force: true })));
+    if (this.writable) {
+      await (this.files as DirLayoutFiles).prepare();
+      await (this.files as DirLayoutFiles).removeStaleTemps();
     }
   }
 
-  blobPath(digest: string): string {
-    return join(this.dir, 'blobs', 'sha256', digestHex(digest));
+  /** Make the layout exist on disk (the first write of a lazily opened layout). */
+  private ensureCreated(): Promise<void> {
+    if (this.created) return Promise.resolve();
+    if (!this.writable) return Promise.reject(new ChartMirrorError('LAYOUT', `${this.path}: opened read-only`));
+    this.creating ??= (async () => {
+      const files = this.files as DirLayoutFiles;
+      await files.prepare();
+      await files.writeRootFile(OCI_LAYOUT_FILE, JSON.stringify({ imageLayoutVersion: OCI_LAYOUT_VERSION }));
+      await this.writeIndex();
+      this.created = true;
+    })();
+    return this.creating;
   }
 
-  async hasBlob(desc: Descriptor): Promise<boolean> {
-    try {
-      const s = await stat(this.blobPath(desc.digest));
-      return s.isFile() && s.size === desc.size;
-    } catch {
-      return false;
-    }
-  }
-
-  async writeBlob(desc: Descriptor, bytes: Buffer): Promise<void> {
-    if (bytes.length !== desc.size || sha256Digest(bytes) !== desc.digest) {
-      throw new ChartMirrorError('DIGEST', `blob ${desc.digest}: ${bytes.length} bytes do not match the descriptor`);
-    }
-    try {
-      await writeFileAtomic(this.blobPath(desc.digest), bytes);
-    } catch (e) {
-      throw layoutError(this.dir, e);
-    }
-  }
-
-  async readBlob(desc: Descriptor): Promise<Buffer> {
-    let bytes: Buffer;
-    try {
-      bytes = await readFile(this.blobPath(desc.digest));
-    } catch (e) {
-      throw new ChartMirrorError('LAYOUT', `${this.dir}: blob ${desc.digest} is missing`, { cause: e });
-    }
-    if (bytes.length !== desc.size || sha256Digest(bytes) !== desc.digest) {
-      throw new ChartMirrorError('DIGEST', `${this.dir}: blob ${desc.digest} is damaged (content does not match its digest)`);
-    }
-    return bytes;
-  }
-
-  /** Descriptors in index.json, each with its ref name. */
+  /** Descriptors in index.json. */
   get manifests(): readonly Descriptor[] {
     return this.index.manifests;
   }
 
+  /** Ref name -> descriptor, for entries with a valid digest. */
   refs(): Map<string, Descriptor> {
     const out = new Map<string, Descriptor>();
     for (const m of this.index.manifests) {
-      const ref = m.annotations?.[ANNOTATION_REF_NAME];
-      if (ref) out.set(ref, m);
+      const ref = m?.annotations?.[ANNOTATION_REF_NAME];
+      if (ref && typeof m.digest === 'string' && isDigest(m.digest)) out.set(ref, m);
     }
     return out;
   }
 
   resolveRef(ref: string): Descriptor | undefined {
-    return this.index.manifests.find((m) => m.annotations?.[ANNOTATION_REF_NAME] === ref);
+    return this.index.manifests.find((m) => m?.annotations?.[ANNOTATION_REF_NAME] === ref && isDigest(m.digest));
   }
 
-  /** Point `ref` at `desc` (replacing an older descriptor of that ref); persisted by the next flush. */
-  setRef(ref: string, desc: Descriptor, extra: Record<string, string> = {}): Promise<void> {
+  /** A manifest by digest: from index.json, else from its blob (its body names its type). */
+  async resolveDigest(digest: string): Promise<Descriptor | undefined> {
+    const listed = this.index.manifests.find((m) => m?.digest === digest);
+    if (listed) return { mediaType: listed.mediaType || OCI_MANIFEST_MEDIA_TYPE, digest, size: listed.size };
+    const size = this.created ? await this.files.blobSize(digest) : undefined;
+    if (size === undefined || size > LIMITS.manifestBytes) return undefined;
+    const desc: Descriptor = { mediaType: '', digest, size };
+    try {
+      const body = JSON.parse((await readVerified(await this.files.openBlob(digest), desc, LIMITS.manifestBytes)).toString('utf8')) as { mediaType?: unknown; manifests?: unknown };
+      desc.mediaType = typeof body.mediaType === 'string' ? body.mediaType : Array.isArray(body.manifests) ? OCI_INDEX_MEDIA_TYPE : OCI_MANIFEST_MEDIA_TYPE;
+      return desc;
+    } catch {
+      return undefined;
+    }
+  }
+
+  async blobSize(digest: string): Promise<number | undefined> {
+    return this.created ? this.files.blobSize(digest) : undefined;
+  }
+
+  async hasBlob(desc: Descriptor): Promise<boolean> {
+    return (await this.blobSize(desc.digest)) === desc.size;
+  }
+
+  async openBlob(desc: Descriptor): Promise<ContentStream> {
+    if (!this.created) throw new ChartMirrorError('NOT_FOUND', `${this.path}: blob ${desc.digest} is missing`);
+    return this.files.openBlob(desc.digest);
+  }
+
+  /** Store a blob from a stream (verified); returns the bytes written. */
+  async writeBlob(desc: Descriptor, stream: ContentStream): Promise<number> {
+    await this.ensureCreated();
+    return (this.files as DirLayoutFiles).writeBlob(desc, stream);
+  }
+
+  /** Point `ref` at `desc` (replacing an older descriptor of that ref); persisted by a group commit. */
+  async setRef(ref: string, desc: Descriptor, extra: Record<string, string> = {}): Promise<void> {
+    await this.ensureCreated();
     const entry: Descriptor = {
       mediaType: desc.mediaType || OCI_MANIFEST_MEDIA_TYPE,
       digest: desc.digest,
       size: desc.size,
       annotations: { ...extra, [ANNOTATION_REF_NAME]: ref },
     };
-    const i = this.index.manifests.findIndex((m) => m.annotations?.[ANNOTATION_REF_NAME] === ref);
+    const i = this.index.manifests.findIndex((m) => m?.annotations?.[ANNOTATION_REF_NAME] === ref);
     if (i >= 0) this.index.manifests[i] = entry;
     else this.index.manifests.push(entry);
-    this.dirty = true;
     return this.flush();
+  }
+
+  async removeRef(ref: string): Promise<void> {
+    const before = this.index.manifests.length;
+    this.index.manifests = this.index.manifests.filter((m) => m?.annotations?.[ANNOTATION_REF_NAME] !== ref);
+    if (this.index.manifests.length !== before) await this.flush();
   }
 
   /**
@@ -177,6 +246,7 @@ export class OciLayout {
    * write, so N concurrent tags cost a handful of index.json rewrites, not N.
    */
   flush(): Promise<void> {
+    if (!this.writable || !this.created) return Promise.resolve();
     if (this.pendingFlush) return this.pendingFlush;
     if (!this.flushing) {
       this.flushing = this.writeIndex().finally(() => {
@@ -192,123 +262,83 @@ export class OciLayout {
   }
 
   private async writeIndex(): Promise<void> {
-    this.dirty = false;
-    const manifests = [...this.index.manifests].sort((a, b) =>
-      (a.annotations?.[ANNOTATION_REF_NAME] ?? '').localeCompare(b.annotations?.[ANNOTATION_REF_NAME] ?? ''),
-    );
-    this.index.manifests = manifests;
-    try {
-      await writeFileAtomic(join(this.dir, 'index.json'), JSON.stringify(this.index, null, 2) + '\n');
-    } catch (e) {
-      throw layoutError(this.dir, e);
-    }
+    const name = (m: Descriptor) => m.annotations?.[ANNOTATION_REF_NAME] ?? '';
+    this.index.manifests = [...this.index.manifests].sort((a, b) => name(a).localeCompare(name(b)));
+    await (this.files as DirLayoutFiles).writeRootFile(INDEX_FILE, JSON.stringify(this.index, null, 2) + '\n');
   }
 
-  get hasUnsavedChanges(): boolean {
-    return this.dirty;
-  }
-}
-
-function layoutError(dir: string, e: unknown): ChartMirrorError {
-  const code = (e as NodeJS.ErrnoException).code;
-  return new ChartMirrorError('LAYOUT', `${dir}: cannot write OCI layout (${code ?? (e as Error).message})`, { cause: e });
-}
-
-/**
- * The layout as a Target: repository + tag become the ref name `<repository>:<tag>`. A layout
- * that does not exist yet is created by the first push, so a run that pushes nothing (a dry
- * run, a run stopped by a config error) leaves no directory behind.
- */
-export class LayoutTarget implements Target {
-  readonly kind = 'layout' as const;
-  readonly id: string;
-  readonly dir: string;
-  private layout: OciLayout | undefined;
-  private creating: Promise<OciLayout> | undefined;
-
-  constructor(
-    readonly name: string,
-    layout: OciLayout | string,
-  ) {
-    this.dir = typeof layout === 'string' ? resolve(layout) : layout.dir;
-    this.layout = typeof layout === 'string' ? undefined : layout;
-    this.id = `layout:${this.dir}`;
-  }
-
-  /** Open an existing layout, or create it now. */
-  static async open(name: string, dir: string): Promise<LayoutTarget> {
-    return new LayoutTarget(name, await OciLayout.open(dir));
-  }
-
-  /**
-   * Open an existing layout (read-only for a dry run), or prepare to create it on the first push,
-   * after checking that it could be: an unwritable place is a config error before any work.
-   */
-  static async openLazily(name: string, dir: string, opts: { readOnly: boolean }): Promise<LayoutTarget> {
-    if (await OciLayout.exists(dir)) return new LayoutTarget(name, await OciLayout.open(dir, { create: false, readOnly: opts.readOnly }));
-    if (!opts.readOnly) await assertCreatable(resolve(dir));
-    return new LayoutTarget(name, dir);
-  }
-
-  private writable(): Promise<OciLayout> {
-    if (this.layout) return Promise.resolve(this.layout);
-    this.creating ??= OciLayout.open(this.dir, { create: true }).then((l) => (this.layout = l));
-    return this.creating;
-  }
-
-  reference(repo: string, tag: string, digest?: string): string {
-    return `oci-layout://${this.dir}/${repo}${digest ? `@${digest}` : `:${tag}`}`;
-  }
-
-  async listTags(repo: string): Promise<Set<string>> {
-    const prefix = `${repo}:`;
-    const tags = new Set<string>();
-    for (const ref of this.layout?.refs().keys() ?? []) if (ref.startsWith(prefix)) tags.add(ref.slice(prefix.length));
-    return tags;
-  }
-
-  async resolve(repo: string, tag: string): Promise<string | undefined> {
-    return this.layout?.resolveRef(`${repo}:${tag}`)?.digest;
-  }
-
-  async push(repo: string, tag: string, content: ArtifactContent): Promise<PushOutcome> {
-    const layout = await this.writable();
-    const outcome: PushOutcome = { bytesUploaded: 0, blobsSkipped: 0, blobsMounted: 0 };
-    for (const blob of content.blobs) {
-      if (await layout.hasBlob(blob.descriptor)) {
-        outcome.blobsSkipped++;
-        continue;
-      }
-      await layout.writeBlob(blob.descriptor, await blobBytes(blob));
-      outcome.bytesUploaded += blob.descriptor.size;
-    }
-    const m = content.manifest;
-    if (!(await layout.hasBlob(m.descriptor))) {
-      await layout.writeBlob(m.descriptor, m.bytes);
-      outcome.bytesUploaded += m.bytes.length;
-    }
-    await layout.setRef(`${repo}:${tag}`, m.descriptor);
-    return outcome;
-  }
-
-  async fetchManifest(repo: string, reference: string): Promise<{ descriptor: Descriptor; bytes: Buffer }> {
-    const layout = this.layout;
-    const desc = !layout
-      ? undefined
-      : isSha256Digest(reference)
-        ? layout.manifests.find((m) => m.digest === reference)
-        : layout.resolveRef(`${repo}:${reference}`);
-    if (!layout || !desc) throw new ChartMirrorError('LAYOUT', `${this.dir}: no manifest ${repo}:${reference}`);
-    return { descriptor: desc, bytes: await layout.readBlob(desc) };
-  }
-
-  fetchBlob(_repo: string, descriptor: Descriptor): Promise<Buffer> {
-    if (!this.layout) throw new ChartMirrorError('LAYOUT', `${this.dir}: no blob ${descriptor.digest}`);
-    return this.layout.readBlob(descriptor);
+  /** A store for one repository of this layout (`''`: ref names used as they are). */
+  repository(repository: string): LayoutStore {
+    return new LayoutStore(this, repository);
   }
 
   async close(): Promise<void> {
-    await this.layout?.flush();
+    await this.flush();
+    await this.files.close();
+  }
+}
+
+/**
+ * One repository of a layout as a store: tag `t` is the ref name `<repository>:t` (or `t`
+ * when the store is the whole layout). Bundles (tars) are read-only: pushing fails.
+ */
+export class LayoutStore implements Store, TagDeleter {
+  readonly kind: 'layout' | 'bundle';
+  readonly existsCheckMinBytes = 0;
+
+  constructor(
+    readonly layout: OciLayout,
+    readonly repository: string,
+  ) {
+    this.kind = layout.files.kind === 'tar' ? 'bundle' : 'layout';
+  }
+
+  get display(): string {
+    return `oci-layout://${this.layout.path}${this.repository ? `/${this.repository}` : ''}`;
+  }
+
+  private refName(tag: string): string {
+    return this.repository ? `${this.repository}:${tag}` : tag;
+  }
+
+  async resolve(reference: string): Promise<Descriptor | undefined> {
+    if (isDigest(reference)) return this.layout.resolveDigest(reference);
+    const d = this.layout.resolveRef(this.refName(reference));
+    return d && { mediaType: d.mediaType || OCI_MANIFEST_MEDIA_TYPE, digest: d.digest, size: d.size };
+  }
+
+  fetch(desc: Descriptor): Promise<ContentStream> {
+    return this.layout.openBlob(desc);
+  }
+
+  exists(desc: Descriptor): Promise<boolean> {
+    return this.layout.hasBlob(desc);
+  }
+
+  async tags(): Promise<string[]> {
+    const prefix = this.repository ? `${this.repository}:` : '';
+    const out: string[] = [];
+    for (const ref of this.layout.refs().keys()) if (ref.startsWith(prefix)) out.push(ref.slice(prefix.length));
+    return out.sort();
+  }
+
+  async push(desc: Descriptor, content: ContentOpener, opts: { signal?: AbortSignal } = {}): Promise<PushResult> {
+    if (await this.layout.hasBlob(desc)) return { how: 'exists', bytes: 0 };
+    const bytes = await this.layout.writeBlob(desc, await content(opts.signal));
+    return { how: 'uploaded', bytes };
+  }
+
+  async tag(desc: Descriptor, tag: string): Promise<void> {
+    if (!(await this.layout.hasBlob(desc))) throw new ChartMirrorError('NOT_FOUND', `${this.display}: cannot tag ${tag}: no manifest ${desc.digest}`);
+    await this.layout.setRef(this.refName(tag), desc);
+  }
+
+  async deleteTag(tag: string): Promise<void> {
+    await this.layout.removeRef(this.refName(tag));
+  }
+
+  async close(): Promise<void> {
+    await this.layout.flush();
   }
 }
 

@@ -8,6 +8,7 @@ import { transportError, isRetryableStatus } from './errors.js';
 import { parseRetryAfter } from './retry.js';
 import { displayUrl } from './redact-url.js';
 import { redact } from '../util/secrets.js';
+import { DEFAULTS } from '../defaults.js';
 
 export interface TlsSettings {
   /** CA bundle file(s); replaces the system roots, as Helm's caFile does. */
@@ -27,7 +28,7 @@ export interface Timeouts {
   bodyIdleMs: number;
 }
 
-export const DEFAULT_TIMEOUTS: Timeouts = { connectMs: 15_000, headersMs: 120_000, bodyIdleMs: 60_000 };
+export const DEFAULT_TIMEOUTS: Timeouts = DEFAULTS.timeouts;
 
 export interface EndpointSettings {
   tls?: TlsSettings;
@@ -42,8 +43,14 @@ export interface HttpRequest {
   method: 'GET' | 'HEAD' | 'POST' | 'PUT' | 'PATCH' | 'DELETE';
   url: string;
   headers?: Record<string, string>;
-  body?: Buffer | string;
+  /** A buffer, or a stream sent as it is read (not replayable: a 401 cannot be answered by resending it). */
+  body?: Buffer | string | AsyncIterable<Uint8Array>;
   signal?: AbortSignal;
+}
+
+/** Whether a request body can be sent again (a buffer) or was consumed by sending it (a stream). */
+export function isReplayable(body: HttpRequest['body']): boolean {
+  return body === undefined || typeof body === 'string' || Buffer.isBuffer(body);
 }
 
 export interface HttpResponse {
@@ -161,11 +168,12 @@ export class Endpoint {
         path: `${u.pathname}${u.search}`,
         method: req.method,
         headers,
-        body: req.body,
+        body: req.body as Dispatcher.DispatchOptions['body'],
         signal: req.signal,
       });
     } catch (e) {
-      throw transportError(e, req.method, req.url);
+      // A streamed body that failed its own checks (a source that lied) is that error, not a network one.
+      throw transportError(bodyError(e) ?? e, req.method, req.url);
     }
     if (res.statusCode === 429 || (res.statusCode === 503 && res.headers['retry-after'])) {
       const after = parseRetryAfter(first(res.headers['retry-after']));
@@ -181,6 +189,16 @@ export class Endpoint {
     }
     return wrapResponse(res, req);
   }
+}
+
+/** The ChartMirrorError a streamed request body threw, when undici wrapped or passed it on. */
+function bodyError(e: unknown): ChartMirrorError | undefined {
+  let cur: unknown = e;
+  for (let i = 0; i < 4 && cur && typeof cur === 'object'; i++) {
+    if (cur instanceof ChartMirrorError) return cur;
+    cur = (cur as { cause?: unknown }).cause;
+  }
+  return undefined;
 }
 
 const NGINX_CLIENT_CERT_PAGES: Array<[RegExp, string]> = [

@@ -1,5 +1,6 @@
 import { ChartMirrorError } from '../errors.js';
 import { sleep } from './host-gate.js';
+import { DEFAULTS } from '../defaults.js';
 
 export interface RetryPolicy {
   /** Total attempts, the first included. Default 5. */
@@ -12,12 +13,7 @@ export interface RetryPolicy {
   maxRetryAfterMs: number;
 }
 
-export const DEFAULT_RETRY: RetryPolicy = {
-  attempts: 5,
-  baseDelayMs: 250,
-  maxDelayMs: 30_000,
-  maxRetryAfterMs: 600_000,
-};
+export const DEFAULT_RETRY: RetryPolicy = DEFAULTS.retry;
 
 export function isRetryable(e: unknown): boolean {
   return e instanceof ChartMirrorError && e.retryable;

@@ -16,3 +16,21 @@ export const ANNOTATION_DESCRIPTION = 'org.opencontainers.image.description';
 export const ANNOTATION_URL = 'org.opencontainers.image.url';
 export const ANNOTATION_SOURCE = 'org.opencontainers.image.source';
 export const ANNOTATION_AUTHORS = 'org.opencontainers.image.authors';
+export const DOCKER_MANIFEST_MEDIA_TYPE = 'application/vnd.docker.distribution.manifest.v2+json';
+export const DOCKER_MANIFEST_LIST_MEDIA_TYPE = 'application/vnd.docker.distribution.manifest.list.v2+json';
+
+/** Manifest types whose content is JSON naming other content (the graph copy walks them). */
+export const MANIFEST_MEDIA_TYPES: readonly string[] = [
+  OCI_MANIFEST_MEDIA_TYPE,
+  OCI_INDEX_MEDIA_TYPE,
+  DOCKER_MANIFEST_MEDIA_TYPE,
+  DOCKER_MANIFEST_LIST_MEDIA_TYPE,
+];
+
+export function isManifestMediaType(mediaType: string): boolean {
+  return MANIFEST_MEDIA_TYPES.includes(mediaType);
+}
+
+export function isIndexMediaType(mediaType: string): boolean {
+  return mediaType === OCI_INDEX_MEDIA_TYPE || mediaType === DOCKER_MANIFEST_LIST_MEDIA_TYPE;
+}

@@ -42,7 +42,13 @@ export class Journal {
   private constructor(
     readonly dir: string,
     private readOnly: boolean,
+    private readonly memory = false,
   ) {}
+
+  /** A journal that keeps nothing on disk (an export's staging run, a library caller's dry plan). */
+  static inMemory(): Journal {
+    return new Journal('(memory)', true, true);
+  }
 
   static key(k: JournalKey): string {
     return JSON.stringify([k.source, k.chart, k.version, k.destination]);
@@ -88,7 +94,7 @@ export class Journal {
    * for appending. Runs read the journal first and write only once they know they will work.
    */
   async openForWriting(): Promise<void> {
-    if (this.fh) return;
+    if (this.fh || this.memory) return;
     this.readOnly = false;
     await this.startWriting();
   }

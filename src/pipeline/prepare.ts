@@ -35,11 +35,26 @@ export async function prepareArtifact(
   if (entry.urls.length === 0) {
     throw new ChartMirrorError('INDEX', 'the index lists no URLs for this version');
   }
-  const { url, archive } = await downloadArchive(repo, entry, signal);
-  const archiveDigest = sha256Digest(archive);
-
   const mode = source.provenance.mode;
-  const prov = mode === 'ignore' ? undefined : await repo.download(provenanceUrl(url), { what: 'provenance', signal });
+  // The .prov beside the first URL is fetched while the archive downloads (the usual case);
+  // when the archive had to come from another URL, its own .prov is fetched after.
+  const firstUrl = safeChartUrl(repo, entry.urls[0]!);
+  const early = mode === 'ignore' || !firstUrl ? undefined : settle(repo.download(provenanceUrl(firstUrl), { what: 'provenance', signal }));
+  let archiveDownload: { url: string; archive: Buffer };
+  try {
+    archiveDownload = await downloadArchive(repo, entry, signal);
+  } catch (e) {
+    await early;
+    throw e;
+  }
+  const { url, archive } = archiveDownload;
+  const archiveDigest = sha256Digest(archive);
+  let prov: Buffer | undefined;
+  if (mode !== 'ignore') {
+    const got = url === firstUrl ? await early! : await settle(repo.download(provenanceUrl(url), { what: 'provenance', signal }));
+    if (!got.ok) throw got.error;
+    prov = got.value;
+  }
 
   const chart = await loadChartArchive(archive);
   const md = chart.metadata;
@@ -84,6 +99,22 @@ export async function prepareArtifact(
       return a;
     },
   };
+}
+
+function safeChartUrl(repo: ChartRepository, ref: string): string | undefined {
+  try {
+    return repo.chartUrl(ref);
+  } catch {
+    return undefined;
+  }
+}
+
+/** A promise that never rejects (so a download started early cannot go unhandled). */
+function settle<T>(p: Promise<T>): Promise<{ ok: true; value: T } | { ok: false; error: unknown }> {
+  return p.then(
+    (value) => ({ ok: true as const, value }),
+    (error: unknown) => ({ ok: false as const, error }),
+  );
 }
 
 /**

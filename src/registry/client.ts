@@ -1,8 +1,10 @@
 import { ChartMirrorError } from '../errors.js';
-import type { Endpoint, HttpRequest, HttpResponse } from '../http/client.js';
+import { DEFAULTS, LIMITS } from '../defaults.js';
+import { isReplayable, type Endpoint, type HttpRequest, type HttpResponse } from '../http/client.js';
 import { displayUrl } from '../http/redact-url.js';
 import type { Descriptor } from '../oci/descriptor.js';
 import { sha256Digest } from '../util/digest.js';
+import type { ContentOpener, ContentStream } from '../content/store.js';
 import { firstUploadHint, registryError } from './errors.js';
 import { repositoryScope } from './auth/scope.js';
 
@@ -23,23 +25,22 @@ export interface RegistryClientOptions {
   plainHttp: boolean;
   endpoint: Endpoint;
   auth: RequestAuthorizer;
-  /** Blobs larger than this go up in PATCH chunks. Default 64 MiB. */
+  /** Blobs larger than this go up in PATCH chunks. */
   chunkSize?: number;
 }
 
 export interface PushBlobResult {
-  how: 'uploaded' | 'mounted' | 'exists';
+  how: 'uploaded' | 'mounted';
 }
 
-const MAX_MANIFEST_BYTES = 4 * 1024 * 1024;
-const MAX_TAG_PAGES = 1000;
 const MAX_AUTH_ATTEMPTS = 3;
-
+const MAX_REDIRECTS = 5;
 
 /**
  * The OCI distribution API for one registry host. Every request goes through `send`, which
  * adds credentials for this host only and answers a 401 challenge once per credential.
- * Operations are single attempts: callers retry whole operations (an upload from its POST).
+ * Operations are single attempts: callers retry whole operations (an upload from its POST,
+ * with its content opened again). Blobs stream both ways; only manifests are held whole.
  */
 export class RegistryClient {
   readonly origin: string;
@@ -49,14 +50,14 @@ export class RegistryClient {
   constructor(private readonly opts: RegistryClientOptions) {
     this.host = opts.host;
     this.origin = `${opts.plainHttp ? 'http' : 'https'}://${opts.host}`;
-    this.chunkSize = opts.chunkSize ?? 64 * 1024 * 1024;
+    this.chunkSize = opts.chunkSize ?? DEFAULTS.chunkSize;
   }
 
   private url(path: string): string {
     return `${this.origin}${path}`;
   }
 
-  /** Send with this registry's credentials; other hosts (an upload Location elsewhere) get none. */
+  /** Send with this registry's credentials; other hosts (an upload Location, a blob redirect) get none. */
   async send(req: HttpRequest, scopes: string[]): Promise<HttpResponse> {
     const sameHost = new URL(req.url).host === new URL(this.origin).host;
     let authorization = sameHost ? await this.opts.auth.authorization(scopes) : undefined;
@@ -70,6 +71,10 @@ export class RegistryClient {
       const challenge = res.headers['www-authenticate'];
       await res.dump();
       authorization = await this.opts.auth.onUnauthorized(challenge, scopes, authorization, req.url);
+      if (!isReplayable(req.body)) {
+        // The streamed body is spent: the credentials are renewed, the whole operation starts again.
+        throw new ChartMirrorError('AUTH', `${req.method} ${displayUrl(req.url)}: authorization expired while sending; retrying`, { status: 401, retryable: true });
+      }
     }
   }
 
@@ -78,15 +83,18 @@ export class RegistryClient {
     const scopes = [repositoryScope(repo, ['pull'])];
     const tags: string[] = [];
     let next: string | undefined = this.url(`/v2/${repo}/tags/list?n=1000`);
-    for (let page = 0; next && page < MAX_TAG_PAGES; page++) {
+    for (let page = 0; next && page < LIMITS.tagPages; page++) {
       const res = await this.send({ method: 'GET', url: next, headers: { accept: 'application/json' }, signal }, scopes);
       if (res.status === 404) {
         await res.dump();
         return tags;
       }
       if (res.status !== 200) throw await registryError(res, 'list tags');
-      const body = JSON.parse((await res.buffer(16 * 1024 * 1024)).toString('utf8')) as { tags?: string[] | null };
-      tags.push(...(body.tags ?? []));
+      const body = JSON.parse((await res.buffer(LIMITS.tagPageBytes)).toString('utf8')) as { tags?: unknown };
+      if (body.tags !== undefined && body.tags !== null) {
+        if (!Array.isArray(body.tags)) throw new ChartMirrorError('REGISTRY', `list tags ${displayUrl(next)}: the answer has no tag list`);
+        for (const t of body.tags) if (typeof t === 'string') tags.push(t);
+      }
       next = nextLink(res.header('link'), next);
     }
     return tags;
@@ -95,12 +103,7 @@ export class RegistryClient {
   /** The manifest descriptor a tag or digest points at, or undefined when absent. */
   async resolve(repo: string, reference: string, signal?: AbortSignal): Promise<Descriptor | undefined> {
     const res = await this.send(
-      {
-        method: 'HEAD',
-        url: this.url(`/v2/${repo}/manifests/${reference}`),
-        headers: { accept: MANIFEST_ACCEPT },
-        signal,
-      },
+      { method: 'HEAD', url: this.url(`/v2/${repo}/manifests/${reference}`), headers: { accept: MANIFEST_ACCEPT }, signal },
       [repositoryScope(repo, ['pull'])],
     );
     await res.dump();
@@ -108,66 +111,89 @@ export class RegistryClient {
     if (res.status !== 200) throw await registryError(res, 'resolve manifest');
     const digest = res.header('docker-content-digest');
     const size = Number(res.header('content-length') ?? NaN);
-    if (!digest) {
-      // Some registries omit the digest on HEAD: fetch the manifest and hash it.
+    if (!digest || !Number.isSafeInteger(size)) {
+      // Some registries omit the digest (or the length) on HEAD: fetch the manifest and hash it.
       const m = await this.fetchManifest(repo, reference, signal);
       return m.descriptor;
     }
-    return { mediaType: res.header('content-type') ?? '', digest, size };
+    if (reference.startsWith('sha256:') && reference !== digest) {
+      throw new ChartMirrorError('DIGEST', `manifest ${repo}@${reference} on ${this.host}: the registry says its digest is ${digest}`);
+    }
+    return { mediaType: mediaTypeOf(res.header('content-type')), digest, size };
   }
 
-  async fetchManifest(
-    repo: string,
-    reference: string,
-    signal?: AbortSignal,
-  ): Promise<{ descriptor: Descriptor; bytes: Buffer }> {
+  async fetchManifest(repo: string, reference: string, signal?: AbortSignal): Promise<{ descriptor: Descriptor; bytes: Buffer }> {
     const res = await this.send(
       { method: 'GET', url: this.url(`/v2/${repo}/manifests/${reference}`), headers: { accept: MANIFEST_ACCEPT }, signal },
       [repositoryScope(repo, ['pull'])],
     );
+    if (res.status === 404) {
+      await res.dump();
+      throw new ChartMirrorError('NOT_FOUND', `manifest ${repo}:${reference} is not on ${this.host}`, { status: 404 });
+    }
     if (res.status !== 200) throw await registryError(res, 'fetch manifest');
-    const bytes = await res.buffer(MAX_MANIFEST_BYTES);
+    const bytes = await res.buffer(LIMITS.manifestBytes);
     const digest = sha256Digest(bytes);
     if (reference.startsWith('sha256:') && reference !== digest) {
-      throw new ChartMirrorError('DIGEST', `manifest ${repo}@${reference} from ${this.host} has digest ${digest}`);
+      throw new ChartMirrorError('DIGEST', `manifest ${repo}@${reference} from ${this.host} has digest ${digest}`, { retryable: true });
     }
-    return { descriptor: { mediaType: res.header('content-type') ?? '', digest, size: bytes.length }, bytes };
+    return { descriptor: { mediaType: mediaTypeOf(res.header('content-type')), digest, size: bytes.length }, bytes };
   }
 
   async blobExists(repo: string, digest: string, signal?: AbortSignal): Promise<boolean> {
-    const res = await this.send(
-      { method: 'HEAD', url: this.url(`/v2/${repo}/blobs/${digest}`), signal },
-      [repositoryScope(repo, ['pull'])],
-    );
+    const res = await this.send({ method: 'HEAD', url: this.url(`/v2/${repo}/blobs/${digest}`), signal }, [repositoryScope(repo, ['pull'])]);
     await res.dump();
     // Anything but 200 means "not known": public.ecr.aws answers 401 to blob HEADs.
     return res.status === 200;
   }
 
-  async fetchBlob(repo: string, desc: Descriptor, signal?: AbortSignal): Promise<Buffer> {
+  async manifestExists(repo: string, digest: string, signal?: AbortSignal): Promise<boolean> {
     const res = await this.send(
-      { method: 'GET', url: this.url(`/v2/${repo}/blobs/${desc.digest}`), signal },
+      { method: 'HEAD', url: this.url(`/v2/${repo}/manifests/${digest}`), headers: { accept: MANIFEST_ACCEPT }, signal },
       [repositoryScope(repo, ['pull'])],
     );
-    if (res.status !== 200) throw await registryError(res, 'fetch blob');
-    const bytes = await res.buffer(desc.size);
-    if (bytes.length !== desc.size || sha256Digest(bytes) !== desc.digest) {
-      throw new ChartMirrorError('DIGEST', `blob ${desc.digest} from ${this.host}/${repo} does not match its digest`, {
-        retryable: true,
-      });
+    await res.dump();
+    return res.status === 200;
+  }
+
+  /**
+   * A blob's bytes as a stream (unverified: the caller checks size and digest as it reads).
+   * Redirects (registries hand blobs to a CDN or object store) are followed without credentials.
+   */
+  async fetchBlob(repo: string, desc: Descriptor, signal?: AbortSignal): Promise<ContentStream> {
+    const scopes = [repositoryScope(repo, ['pull'])];
+    let url = this.url(`/v2/${repo}/blobs/${desc.digest}`);
+    for (let hop = 0; ; hop++) {
+      const res = await this.send({ method: 'GET', url, signal }, scopes);
+      const location = res.header('location');
+      if ([301, 302, 303, 307, 308].includes(res.status) && location && hop < MAX_REDIRECTS) {
+        await res.dump();
+        url = new URL(location, url).toString();
+        continue;
+      }
+      if (res.status === 404) {
+        await res.dump();
+        throw new ChartMirrorError('NOT_FOUND', `blob ${desc.digest} is not in ${this.host}/${repo}`, { status: 404 });
+      }
+      if (res.status !== 200) throw await registryError(res, 'fetch blob');
+      const declared = Number(res.header('content-length') ?? NaN);
+      if (Number.isSafeInteger(declared) && declared !== desc.size) {
+        await res.dump();
+        throw new ChartMirrorError('DIGEST', `blob ${desc.digest} from ${this.host}/${repo}: the registry sends ${declared} bytes, its descriptor says ${desc.size}`, { retryable: true });
+      }
+      return res.body;
     }
-    return bytes;
   }
 
   /**
    * Upload one blob: mount from `mountFrom` when given (falling back to an upload when the
-   * registry opens a session instead), else POST then a monolithic PUT, or PATCH chunks for
-   * large blobs and when the registry refuses the monolithic PUT.
+   * registry opens a session instead), else POST then a monolithic PUT that streams the
+   * content, or PATCH chunks for large blobs and when the registry refuses the monolithic PUT.
    */
   async pushBlob(
     repo: string,
     desc: Descriptor,
-    bytes: Buffer,
+    content: ContentOpener,
     opts: { mountFrom?: string; signal?: AbortSignal } = {},
   ): Promise<PushBlobResult> {
     const scopes = [repositoryScope(repo, ['pull', 'push'])];
@@ -182,7 +208,7 @@ export class RegistryClient {
         );
       } catch (e) {
         // Docker Hub fails authentication for a "from" it dislikes (go-containerregistry #1679): upload.
-        if (e instanceof ChartMirrorError && e.code === 'AUTH') return this.pushBlob(repo, desc, bytes, { signal: opts.signal });
+        if (e instanceof ChartMirrorError && e.code === 'AUTH') return this.pushBlob(repo, desc, content, { signal: opts.signal });
         throw e;
       }
       if (res.status === 201) {
@@ -192,7 +218,7 @@ export class RegistryClient {
       if (res.status !== 202) {
         // Some registries error instead of answering 202 to a mount they refuse: upload normally.
         await res.dump();
-        return this.pushBlob(repo, desc, bytes, { signal: opts.signal });
+        return this.pushBlob(repo, desc, content, { signal: opts.signal });
       }
     } else {
       res = await this.postUpload(repo, scopes, opts.signal);
@@ -202,16 +228,16 @@ export class RegistryClient {
     const minChunk = Number(res.header('oci-chunk-min-length') ?? 0);
     await res.dump();
 
-    if (bytes.length > this.chunkSize) {
-      await this.uploadChunks(repo, location, desc, bytes, Math.max(minChunk, this.chunkSize), scopes, opts.signal);
+    if (desc.size > this.chunkSize) {
+      await this.uploadChunks(location, desc, await content(opts.signal), Math.max(minChunk, this.chunkSize), scopes, opts.signal);
       return { how: 'uploaded' };
     }
     res = await this.send(
       {
         method: 'PUT',
         url: withQuery(location, 'digest', desc.digest),
-        headers: { 'content-type': 'application/octet-stream', 'content-length': String(bytes.length) },
-        body: bytes,
+        headers: { 'content-type': 'application/octet-stream', 'content-length': String(desc.size) },
+        body: await content(opts.signal),
         signal: opts.signal,
       },
       scopes,
@@ -221,10 +247,10 @@ export class RegistryClient {
       return { how: 'uploaded' };
     }
     if (res.status === 405 || res.status === 501) {
-      // No monolithic PUT here: a fresh session, in chunks.
+      // No monolithic PUT here: a fresh session, in chunks, from the start of the content.
       await res.dump();
       const again = await this.startUpload(repo, scopes, opts.signal);
-      await this.uploadChunks(repo, again.location, desc, bytes, Math.max(again.minChunk, 5 * 1024 * 1024), scopes, opts.signal);
+      await this.uploadChunks(again.location, desc, await content(opts.signal), Math.max(again.minChunk, 5 * 1024 * 1024), scopes, opts.signal);
       return { how: 'uploaded' };
     }
     throw await registryError(res, 'upload blob');
@@ -236,21 +262,14 @@ export class RegistryClient {
    */
   private async postUpload(repo: string, scopes: string[], signal?: AbortSignal): Promise<HttpResponse> {
     try {
-      return await this.send(
-        { method: 'POST', url: this.url(`/v2/${repo}/blobs/uploads/`), headers: { 'content-length': '0' }, signal },
-        scopes,
-      );
+      return await this.send({ method: 'POST', url: this.url(`/v2/${repo}/blobs/uploads/`), headers: { 'content-length': '0' }, signal }, scopes);
     } catch (e) {
       if (!(e instanceof ChartMirrorError) || e.code !== 'AUTH') throw e;
       throw new ChartMirrorError('AUTH', `${e.message}; ${firstUploadHint([], 401)}`, { status: e.status, cause: e });
     }
   }
 
-  private async startUpload(
-    repo: string,
-    scopes: string[],
-    signal?: AbortSignal,
-  ): Promise<{ location: string; minChunk: number }> {
+  private async startUpload(repo: string, scopes: string[], signal?: AbortSignal): Promise<{ location: string; minChunk: number }> {
     const res = await this.postUpload(repo, scopes, signal);
     if (res.status !== 202) throw await registryError(res, 'start upload', { hint: firstUploadHint });
     const out = { location: uploadLocation(res), minChunk: Number(res.header('oci-chunk-min-length') ?? 0) };
@@ -258,47 +277,54 @@ export class RegistryClient {
     return out;
   }
 
+  /**
+   * PATCH the content in chunks, each streamed as it is read (nothing is buffered beyond the
+   * stream's own chunks), then PUT ?digest. A registry that confirms less than it was sent
+   * makes the whole upload start again (the stream cannot be rewound).
+   */
   private async uploadChunks(
-    repo: string,
     startLocation: string,
     desc: Descriptor,
-    bytes: Buffer,
+    content: ContentStream,
     chunkSize: number,
     scopes: string[],
     signal?: AbortSignal,
   ): Promise<void> {
+    const source = new ChunkReader(content);
     let location = startLocation;
     let offset = 0;
-    while (offset < bytes.length) {
-      const end = Math.min(bytes.length, offset + chunkSize);
-      const chunk = bytes.subarray(offset, end);
-      const res = await this.send(
-        {
-          method: 'PATCH',
-          url: location,
-          headers: {
-            'content-type': 'application/octet-stream',
-            'content-length': String(chunk.length),
-            'content-range': `${offset}-${end - 1}`,
+    try {
+      while (offset < desc.size) {
+        const end = Math.min(desc.size, offset + chunkSize);
+        const res = await this.send(
+          {
+            method: 'PATCH',
+            url: location,
+            headers: {
+              'content-type': 'application/octet-stream',
+              'content-length': String(end - offset),
+              'content-range': `${offset}-${end - 1}`,
+            },
+            body: source.take(end - offset),
+            signal,
           },
-          body: chunk,
-          signal,
-        },
-        scopes,
-      );
-      if (res.status !== 202 && res.status !== 204 && res.status !== 201) {
-        throw await registryError(res, 'upload chunk');
+          scopes,
+        );
+        if (res.status !== 202 && res.status !== 204 && res.status !== 201) throw await registryError(res, 'upload chunk');
+        location = uploadLocation(res, location);
+        const range = res.header('range');
+        await res.dump();
+        const confirmed = range ? Number(/(\d+)$/.exec(range)?.[1] ?? NaN) + 1 : end;
+        if (confirmed !== end) {
+          throw new ChartMirrorError('REGISTRY', `upload chunk to ${displayUrl(location)}: the registry confirmed bytes up to ${confirmed}, not ${end}`, {
+            retryable: true,
+          });
+        }
+        offset = end;
       }
-      location = uploadLocation(res, location);
-      const range = res.header('range');
-      await res.dump();
-      const confirmed = range ? Number(/(\d+)$/.exec(range)?.[1] ?? NaN) + 1 : end;
-      if (!Number.isFinite(confirmed) || confirmed <= offset) {
-        throw new ChartMirrorError('REGISTRY', `upload chunk to ${displayUrl(location)}: the registry did not accept bytes ${offset}-${end - 1}`, {
-          retryable: true,
-        });
-      }
-      offset = Math.min(confirmed, end);
+      await source.end();
+    } finally {
+      await source.close();
     }
     const res = await this.send(
       {
@@ -314,13 +340,7 @@ export class RegistryClient {
   }
 
   /** PUT a manifest under a tag (or digest); the registry must confirm our digest. */
-  async putManifest(
-    repo: string,
-    reference: string,
-    bytes: Buffer,
-    mediaType: string,
-    signal?: AbortSignal,
-  ): Promise<string> {
+  async putManifest(repo: string, reference: string, bytes: Buffer, mediaType: string, signal?: AbortSignal): Promise<string> {
     const digest = sha256Digest(bytes);
     const res = await this.send(
       {
@@ -338,12 +358,88 @@ export class RegistryClient {
     const returned = res.header('docker-content-digest');
     await res.dump();
     if (returned && returned !== digest) {
-      throw new ChartMirrorError(
-        'DIGEST',
-        `put manifest ${repo}:${reference} on ${this.host}: the registry stored ${returned}, expected ${digest}`,
-      );
+      throw new ChartMirrorError('DIGEST', `put manifest ${repo}:${reference} on ${this.host}: the registry stored ${returned}, expected ${digest}`);
     }
     return digest;
+  }
+
+  /** DELETE a manifest reference (a tag, where the registry supports tag deletion, or a digest). */
+  async deleteManifest(repo: string, reference: string, signal?: AbortSignal): Promise<void> {
+    const res = await this.send({ method: 'DELETE', url: this.url(`/v2/${repo}/manifests/${reference}`), signal }, [
+      repositoryScope(repo, ['delete', 'pull', 'push']),
+    ]);
+    if (res.status === 202 || res.status === 200 || res.status === 204 || res.status === 404) {
+      await res.dump();
+      return;
+    }
+    throw await registryError(res, 'delete manifest');
+  }
+
+  /**
+   * Manifests whose subject is `digest`: the OCI 1.1 referrers API, or, where the registry has
+   * none (a 404), the referrers tag schema `sha256-<hex>` (distribution-spec "Referrers Tag Schema").
+   */
+  async referrers(repo: string, digest: string, signal?: AbortSignal): Promise<Descriptor[]> {
+    const scopes = [repositoryScope(repo, ['pull'])];
+    const res = await this.send(
+      { method: 'GET', url: this.url(`/v2/${repo}/referrers/${digest}`), headers: { accept: 'application/vnd.oci.image.index.v1+json' }, signal },
+      scopes,
+    );
+    let index: { manifests?: Descriptor[] } | undefined;
+    if (res.status === 200 && /application\/vnd\.oci\.image\.index\.v1\+json/.test(res.header('content-type') ?? '')) {
+      index = JSON.parse((await res.buffer(LIMITS.manifestBytes)).toString('utf8')) as { manifests?: Descriptor[] };
+    } else if (res.status === 404 || res.status === 200 || res.status === 400 || res.status === 405) {
+      await res.dump();
+      const fallback = `sha256-${digest.slice('sha256:'.length)}`;
+      const d = await this.resolve(repo, fallback, signal);
+      if (!d || !/index/.test(d.mediaType)) return [];
+      const m = await this.fetchManifest(repo, fallback, signal);
+      index = JSON.parse(m.bytes.toString('utf8')) as { manifests?: Descriptor[] };
+    } else {
+      throw await registryError(res, 'list referrers');
+    }
+    return Array.isArray(index?.manifests) ? index.manifests : [];
+  }
+}
+
+/** Reads exact byte counts off a stream, one request body at a time. */
+class ChunkReader {
+  private readonly it: AsyncIterator<Uint8Array>;
+  private rest: Buffer | undefined;
+
+  constructor(stream: ContentStream) {
+    this.it = stream[Symbol.asyncIterator]();
+  }
+
+  /** The next `n` bytes as a stream of their own; fails when the content ends first. */
+  async *take(n: number): AsyncGenerator<Buffer> {
+    let left = n;
+    while (left > 0) {
+      let chunk = this.rest;
+      this.rest = undefined;
+      if (!chunk) {
+        const r = await this.it.next();
+        if (r.done) throw new ChartMirrorError('DIGEST', `content ended ${left} bytes early`, { retryable: true });
+        chunk = Buffer.from(r.value.buffer, r.value.byteOffset, r.value.byteLength);
+      }
+      if (chunk.length > left) {
+        this.rest = chunk.subarray(left);
+        chunk = chunk.subarray(0, left);
+      }
+      left -= chunk.length;
+      yield chunk;
+    }
+  }
+
+  /** After the last chunk: the stream must end here (its verifier then checks the digest). */
+  async end(): Promise<void> {
+    if (this.rest?.length) throw new ChartMirrorError('DIGEST', 'content is longer than its descriptor', { retryable: true });
+    const r = await this.it.next();
+    if (!r.done) throw new ChartMirrorError('DIGEST', 'content is longer than its descriptor', { retryable: true });
+  }
+
+  async close(): Promise<void> {
+    await this.it.return?.().catch(() => undefined);
   }
 }
 
@@ -354,12 +450,15 @@ const MANIFEST_ACCEPT = [
   'application/vnd.docker.distribution.manifest.list.v2+json',
 ].join(', ');
 
+/** `application/vnd.oci.image.manifest.v1+json; charset=utf-8` -> the bare type. */
+function mediaTypeOf(contentType: string | undefined): string {
+  return (contentType ?? '').split(';')[0]!.trim();
+}
+
 /** Resolve a Location header as a URL reference against the request URL (it may be relative). */
 function uploadLocation(res: HttpResponse, base = res.url): string {
   const loc = res.header('location');
-  if (!loc) {
-    throw new ChartMirrorError('REGISTRY', `upload to ${displayUrl(res.url)}: the registry sent no Location`);
-  }
+  if (!loc) throw new ChartMirrorError('REGISTRY', `upload to ${displayUrl(res.url)}: the registry sent no Location`);
   return new URL(loc, base).toString();
 }
 

@@ -2,59 +2,62 @@ import { readFile, readdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { tmpDir } from '../support/tmp.js';
-import { LayoutTarget, OciLayout } from '../../src/content/layout.js';
-import type { ArtifactContent } from '../../src/content/target.js';
+import { copy } from '../../src/content/copy.js';
+import { OciLayout } from '../../src/content/layout.js';
+import { MemoryStore } from '../../src/content/memory.js';
+import { bufferStream } from '../../src/content/verify.js';
 import { sha256Digest } from '../../src/util/digest.js';
 
-function content(text: string): ArtifactContent {
+/** A one-layer artifact in a memory store; returns the store and its manifest descriptor. */
+function artifact(text: string) {
+  const store = new MemoryStore();
   const blob = Buffer.from(text);
-  const manifest = Buffer.from(JSON.stringify({ schemaVersion: 2, layers: [{ digest: sha256Digest(blob) }] }));
-  return {
-    manifest: { descriptor: { mediaType: 'application/vnd.oci.image.manifest.v1+json', digest: sha256Digest(manifest), size: manifest.length }, bytes: manifest },
-    blobs: [{ descriptor: { mediaType: 'x', digest: sha256Digest(blob), size: blob.length }, bytes: blob }],
-  };
+  const layer = store.add('application/octet-stream', blob);
+  const config = store.add('application/vnd.test.config+json', Buffer.from('{}'));
+  const manifest = Buffer.from(JSON.stringify({ schemaVersion: 2, config, layers: [layer] }));
+  const root = store.add('application/vnd.oci.image.manifest.v1+json', manifest);
+  return { store, root, layer, manifest };
 }
 
-describe('OCI layout target', () => {
+describe('OCI layout store', () => {
   it('writes a spec layout and tags by ref name', async () => {
     const dir = join(await tmpDir('layout-'), 'oci');
-    const t = await LayoutTarget.open('disk', dir);
-    const c = content('hello');
-    const out = await t.push('nginx', '1.0.0', c);
-    expect(out.bytesUploaded).toBe(5 + c.manifest.bytes.length);
-    await t.close();
+    const layout = await OciLayout.open(dir);
+    const a = artifact('hello');
+    const out = await copy(a.store, layout.repository('nginx'), a.root, { tag: '1.0.0' });
+    expect(out.bytes).toBe(5 + 2 + a.manifest.length);
+    await layout.close();
     expect(JSON.parse(await readFile(join(dir, 'oci-layout'), 'utf8'))).toEqual({ imageLayoutVersion: '1.0.0' });
     const index = JSON.parse(await readFile(join(dir, 'index.json'), 'utf8'));
-    expect(index.manifests).toEqual([
-      { ...c.manifest.descriptor, annotations: { 'org.opencontainers.image.ref.name': 'nginx:1.0.0' } },
-    ]);
-    expect(await readFile(join(dir, 'blobs', 'sha256', c.blobs[0]!.descriptor.digest.slice(7)), 'utf8')).toBe('hello');
+    expect(index.manifests).toEqual([{ ...a.root, annotations: { 'org.opencontainers.image.ref.name': 'nginx:1.0.0' } }]);
+    expect(await readFile(join(dir, 'blobs', 'sha256', a.layer.digest.slice(7)), 'utf8')).toBe('hello');
   });
 
-  it('adds on re-runs without duplicating, and skips blobs it has', async () => {
+  it('adds on re-runs without duplicating, and skips what it has', async () => {
     const dir = join(await tmpDir('layout-'), 'oci');
-    const t1 = await LayoutTarget.open('disk', dir);
-    await t1.push('nginx', '1.0.0', content('a'));
-    await t1.close();
-    const t2 = await LayoutTarget.open('disk', dir);
-    const again = await t2.push('nginx', '1.0.0', content('a'));
-    expect(again.blobsSkipped).toBe(1);
-    expect(again.bytesUploaded).toBe(0);
-    await t2.push('redis', '2.0.0', content('b'));
-    await t2.close();
+    const l1 = await OciLayout.open(dir);
+    await copy(artifact('a').store, l1.repository('nginx'), artifact('a').root, { tag: '1.0.0' });
+    await l1.close();
+    const l2 = await OciLayout.open(dir);
+    const again = await copy(artifact('a').store, l2.repository('nginx'), artifact('a').root, { tag: '1.0.0' });
+    expect(again.bytes).toBe(0);
+    expect(again.skipped).toBe(1); // the root is there, so everything under it is
+    await copy(artifact('b').store, l2.repository('redis'), artifact('b').root, { tag: '2.0.0' });
+    await l2.close();
     const index = JSON.parse(await readFile(join(dir, 'index.json'), 'utf8'));
     expect(index.manifests.map((m: { annotations: Record<string, string> }) => m.annotations['org.opencontainers.image.ref.name'])).toEqual([
       'nginx:1.0.0',
       'redis:2.0.0',
     ]);
-    expect(await t2.resolve('redis', '2.0.0')).toBe(content('b').manifest.descriptor.digest);
-    expect([...(await t2.listTags('nginx'))]).toEqual(['1.0.0']);
+    expect((await l2.repository('redis').resolve('2.0.0'))?.digest).toBe(artifact('b').root.digest);
+    expect(await l2.repository('nginx').tags()).toEqual(['1.0.0']);
+    expect(await l2.repository('').tags()).toEqual(['nginx:1.0.0', 'redis:2.0.0']);
   });
 
   it('commits many concurrent tags in few index writes, all persisted', async () => {
     const dir = join(await tmpDir('layout-'), 'oci');
-    const t = await LayoutTarget.open('disk', dir);
-    await Promise.all(Array.from({ length: 50 }, (_, i) => t.push('c', `1.0.${i}`, content(`v${i}`))));
+    const layout = await OciLayout.open(dir);
+    await Promise.all(Array.from({ length: 50 }, (_, i) => copy(artifact(`v${i}`).store, layout.repository('c'), artifact(`v${i}`).root, { tag: `1.0.${i}` })));
     const index = JSON.parse(await readFile(join(dir, 'index.json'), 'utf8'));
     expect(index.manifests).toHaveLength(50);
   });
@@ -62,27 +65,41 @@ describe('OCI layout target', () => {
   it('refuses bytes that do not match their descriptor and leaves no temp file', async () => {
     const dir = join(await tmpDir('layout-'), 'oci');
     const layout = await OciLayout.open(dir);
-    await expect(layout.writeBlob({ mediaType: 'x', digest: sha256Digest('a'), size: 1 }, Buffer.from('b'))).rejects.toThrow(/do not match/);
-    const names = await readdir(join(dir, 'blobs', 'sha256'));
-    expect(names).toEqual([]);
+    await expect(layout.writeBlob({ mediaType: 'x', digest: sha256Digest('a'), size: 1 }, bufferStream(Buffer.from('b')))).rejects.toThrow(/does not match its digest/);
+    await expect(layout.writeBlob({ mediaType: 'x', digest: sha256Digest('ab'), size: 2 }, bufferStream(Buffer.from('a')))).rejects.toThrow(/truncated/);
+    await expect(layout.writeBlob({ mediaType: 'x', digest: sha256Digest('a'), size: 1 }, bufferStream(Buffer.from('aa')))).rejects.toThrow(/more than the 1 bytes/);
+    expect(await readdir(join(dir, 'blobs', 'sha256'))).toEqual([]);
   });
 
-  it('removes stale temp files left by a crash, and reports a damaged blob', async () => {
+  it('removes stale temp files left by a crash, and refuses a damaged blob when read', async () => {
     const dir = join(await tmpDir('layout-'), 'oci');
-    const t = await LayoutTarget.open('disk', dir);
-    const c = content('x');
-    await t.push('c', '1', c);
-    await t.close();
+    const l1 = await OciLayout.open(dir);
+    const a = artifact('x');
+    await copy(a.store, l1.repository('c'), a.root, { tag: '1' });
+    await l1.close();
     await writeFile(join(dir, 'blobs', 'sha256', '.tmp-deadbeef-1234'), 'partial');
-    const blobPath = join(dir, 'blobs', 'sha256', c.blobs[0]!.descriptor.digest.slice(7));
-    await writeFile(blobPath, 'y');
-    const layout = await OciLayout.open(dir);
+    await writeFile(join(dir, 'blobs', 'sha256', a.layer.digest.slice(7)), 'y');
+    const l2 = await OciLayout.open(dir);
     expect((await readdir(join(dir, 'blobs', 'sha256'))).some((n) => n.startsWith('.tmp-'))).toBe(false);
-    await expect(layout.readBlob(c.blobs[0]!.descriptor)).rejects.toThrow(/damaged/);
+    // Copying out of it checks every byte: the damaged layer stops the copy, nothing is tagged.
+    const dst = new MemoryStore();
+    await expect(copy(l2.repository('c'), dst, '1', { tag: 'copied' })).rejects.toThrow(/content does not match its digest/);
+    expect(await dst.tags()).toEqual([]);
   });
 
   it('refuses to open a directory that is not a layout when asked not to create', async () => {
     const dir = await tmpDir('layout-');
-    await expect(OciLayout.open(dir, { create: false })).rejects.toThrow(/not an OCI image layout/);
+    await expect(OciLayout.open(dir, { create: 'never' })).rejects.toThrow(/not an OCI image layout/);
+  });
+
+  it('creates a lazily opened layout with its first write, and nothing before', async () => {
+    const dir = join(await tmpDir('layout-'), 'later');
+    const layout = await OciLayout.open(dir, { create: 'lazy' });
+    await expect(readdir(dir)).rejects.toThrow(/ENOENT/);
+    expect(await layout.repository('c').tags()).toEqual([]);
+    const a = artifact('z');
+    await copy(a.store, layout.repository('c'), a.root, { tag: '1' });
+    await layout.close();
+    expect((await readdir(dir)).sort()).toEqual(['blobs', 'index.json', 'oci-layout']);
   });
 });

@@ -1,0 +1,79 @@
+/**
+ * Where a job's content comes from, as a store and a root to copy: a chart version from a
+ * classic repository is downloaded, verified and built into an in-memory store (the manifest
+ * `helm push` would make); a chart version in a bundle is already there.
+ */
+import type { SourceConfig } from '../config/load.js';
+import type { Keyring } from '../chart/provenance.js';
+import { MemoryStore } from '../content/memory.js';
+import type { ReadOnlyStore } from '../content/store.js';
+import type { ChartArtifact } from '../oci/artifact.js';
+import type { Descriptor } from '../oci/descriptor.js';
+import type { ChartRepository } from '../source/repository.js';
+import type { ItemResult } from './events.js';
+import type { PlanJob } from './plan.js';
+import { prepareArtifact } from './prepare.js';
+
+export interface Materialized {
+  store: ReadOnlyStore;
+  /** The root to copy to a target that does (or does not) want `mediaType` in manifests. */
+  root(manifestMediaType: boolean): Descriptor;
+  /** sha256 of the chart archive, for the journal (a republished version is noticed). */
+  archiveDigest?: string;
+  /** What the results report about the job. */
+  url?: string;
+  provenance?: ItemResult['provenance'];
+  archiveSize?: number;
+  warnings: string[];
+}
+
+/** Turns a job into content; each kind of origin has one. */
+export type Materializer = (job: PlanJob, signal?: AbortSignal) => Promise<Materialized>;
+
+/** Put a built chart artifact into a memory store; its manifest descriptor is the root. */
+function intoStore(store: MemoryStore, a: ChartArtifact): Descriptor {
+  for (const b of [a.config, ...a.layers]) store.add(b.descriptor.mediaType, b.bytes);
+  return store.add(a.manifest.descriptor.mediaType, a.manifest.bytes);
+}
+
+/** Chart versions listed in index.yaml files: download, verify, build. */
+export function indexMaterializer(sources: Map<string, { config: SourceConfig; repo: ChartRepository }>, keyrings: Map<string, Keyring>): Materializer {
+  return async (job, signal) => {
+    if (job.origin.kind !== 'index') throw new Error(`index materializer given a ${job.origin.kind} job`);
+    const { config, repo } = sources.get(job.source)!;
+    const entry = { name: job.chart, version: job.version, urls: job.origin.urls, digest: job.origin.digest, created: job.origin.created, deprecated: false };
+    const prepared = await prepareArtifact(config, repo, entry, keyrings, signal);
+    const store = new MemoryStore(`${job.chart} ${job.version}`);
+    const roots = new Map<boolean, Descriptor>();
+    return {
+      store,
+      root(manifestMediaType) {
+        let r = roots.get(manifestMediaType);
+        if (!r) roots.set(manifestMediaType, (r = intoStore(store, prepared.artifact(manifestMediaType))));
+        return r;
+      },
+      archiveDigest: prepared.archiveDigest,
+      url: prepared.url,
+      provenance: prepared.provenance,
+      archiveSize: prepared.archive.length,
+      warnings: prepared.warnings,
+    };
+  };
+}
+
+/** Chart versions in a bundle: the bundle is the store, the manifest the root. */
+export function bundleMaterializer(bundle: ReadOnlyStore): Materializer {
+  return async (job) => {
+    if (job.origin.kind !== 'bundle') throw new Error(`bundle materializer given a ${job.origin.kind} job`);
+    const o = job.origin;
+    return {
+      store: bundle,
+      root: () => o.manifest,
+      archiveDigest: o.archiveDigest,
+      url: o.url,
+      provenance: o.provenance,
+      archiveSize: o.archiveSize,
+      warnings: [],
+    };
+  };
+}

@@ -1,0 +1,267 @@
+/**
+ * The plan is a value: every job (a chart version, where its bytes come from, and per target
+ * the repository and tag it lands at) and every result already settled (excluded, invalid,
+ * confirmed by the journal). `chartmirror plan --output plan.json` writes it;
+ * `chartmirror sync --plan plan.json` executes exactly that plan, refusing when the config it
+ * was made from has changed since (the plan holds a hash of it).
+ */
+import { createHash } from 'node:crypto';
+import { z } from 'zod';
+import { ChartMirrorError, ConfigError, errorMessage } from '../errors.js';
+import type { MirrorConfig } from '../config/load.js';
+import type { Descriptor } from '../oci/descriptor.js';
+import { VERSION } from '../version.js';
+import type { EventSink, ItemResult, PlanGroup } from './events.js';
+
+export const PLAN_SCHEMA_VERSION = 1;
+
+/** A chart version listed in a classic repository's index.yaml. */
+export interface IndexOrigin {
+  kind: 'index';
+  /** As the index lists them (relative or absolute). */
+  urls: string[];
+  /** The first URL, absolute: the one Helm uses. */
+  url?: string;
+  /** sha256 of the archive, from the index. */
+  digest?: string;
+  /** The index `created` value, as written. */
+  created?: string;
+  /** Archive size, when the plan looked it up. */
+  size?: number;
+  /** Why the archive seems to be missing (a HEAD 404), when the plan looked. */
+  missing?: string;
+}
+
+/** A chart version already packed as an OCI manifest in a bundle. */
+export interface BundleOrigin {
+  kind: 'bundle';
+  manifest: Descriptor;
+  archiveDigest?: string;
+  url?: string;
+  provenance?: ItemResult['provenance'];
+  archiveSize?: number;
+}
+
+export interface PlanDestination {
+  target: string;
+  repository: string;
+  tag: string;
+  /** The journal confirmed it (kept as work only with --verify-remote, which checks with one HEAD). */
+  journaled?: { digest: string; archive?: string };
+  /** Whether the target listed the tag when the plan was made (absent: not asked). */
+  tagged?: boolean;
+}
+
+export interface PlanJob {
+  source: string;
+  chart: string;
+  version: string;
+  origin: IndexOrigin | BundleOrigin;
+  warnings?: string[];
+  destinations: PlanDestination[];
+}
+
+export interface PlanSource {
+  name: string;
+  /** Versions in the index (problems included), selected, excluded. */
+  versions: number;
+  selected: number;
+  excluded: number;
+  notModified: boolean;
+  /** Things worth saying about the source (unknown index keys, include globs that match nothing). */
+  warnings: string[];
+}
+
+export interface Plan {
+  schemaVersion: typeof PLAN_SCHEMA_VERSION;
+  kind: 'chartmirror-plan';
+  tool: { name: 'chartmirror'; version: string };
+  createdAt: string;
+  /** sha256 of the config the plan was made from, secrets left out; absent for imports. */
+  configHash?: string;
+  /** The config file, for messages. */
+  config?: string;
+  sources: PlanSource[];
+  targets: string[];
+  /** Counts per source and target, in config order. */
+  groups: PlanGroup[];
+  /** Results known without doing anything: excluded, invalid, journal-confirmed. */
+  settled: ItemResult[];
+  jobs: PlanJob[];
+}
+
+/** The config as the plan's fingerprint: everything that decides what goes where, no secrets. */
+export function configHash(cfg: MirrorConfig): string {
+  const SECRET = new Set(['password', 'token', 'identityToken']);
+  const text = JSON.stringify({ ...cfg, file: undefined, dir: undefined }, (k, v) => (SECRET.has(k) && typeof v === 'string' ? '(secret)' : v));
+  return `sha256:${createHash('sha256').update(text).digest('hex')}`;
+}
+
+/** Destinations still to decide or push, over all jobs. */
+export function pendingCount(plan: Plan): number {
+  return plan.jobs.reduce((n, j) => n + j.destinations.length, 0);
+}
+
+/** What a plan says before anything runs: warnings, settled items and counts, as events. */
+export function emitPlan(plan: Plan, emit: EventSink): void {
+  for (const s of plan.sources) {
+    for (const message of s.warnings) emit({ type: 'warning', message });
+    for (const r of plan.settled) if (r.source === s.name) emit({ type: 'item', result: r });
+    emit({ type: 'source-indexed', source: s.name, versions: s.versions, selected: s.selected, excluded: s.excluded, notModified: s.notModified });
+  }
+  const known = new Set(plan.sources.map((s) => s.name));
+  for (const r of plan.settled) if (!known.has(r.source)) emit({ type: 'item', result: r });
+  const count = (status: ItemResult['status']) => plan.settled.filter((r) => r.status === status).length;
+  emit({
+    type: 'plan',
+    total: plan.settled.length + pendingCount(plan),
+    pending: pendingCount(plan),
+    present: count('present'),
+    failed: count('failed'),
+    excluded: count('excluded'),
+    targets: plan.targets,
+    groups: plan.groups,
+  });
+}
+
+/**
+ * The results a dry run reports: the settled ones, and per destination still to do either
+ * "present" (the target lists the tag; digests are not compared without fetching) or "planned".
+ */
+export function planItems(plan: Plan, reference: (target: string, repository: string, tag: string) => string | undefined): ItemResult[] {
+  const out = [...plan.settled];
+  for (const j of plan.jobs) {
+    const url = j.origin.kind === 'index' ? j.origin.url : j.origin.url;
+    for (const d of j.destinations) {
+      const base = { source: j.source, chart: j.chart, version: j.version, target: d.target, repository: d.repository, tag: d.tag, url };
+      if (d.tagged) {
+        out.push({ ...base, status: 'present', via: 'target', reason: 'tag exists; digest not compared in a dry run', reference: reference(d.target, d.repository, d.tag) });
+        continue;
+      }
+      const warnings = [...(j.warnings ?? [])];
+      const size = j.origin.kind === 'index' ? j.origin.size : j.origin.archiveSize;
+      if (j.origin.kind === 'index' && j.origin.missing) warnings.push(`the archive is not there (${j.origin.missing}): pushing it will fail`);
+      out.push({ ...base, status: 'planned', archiveSize: size, warnings: warnings.length ? warnings : undefined });
+    }
+  }
+  return out;
+}
+
+const digest = z.string().regex(/^sha256:[a-f0-9]{64}$/);
+const descriptor = z.object({ mediaType: z.string(), digest, size: z.number().int().nonnegative() }).passthrough();
+const provenance = z.enum(['ignored', 'absent', 'checked', 'verified']);
+const item = z
+  .object({
+    source: z.string(),
+    chart: z.string(),
+    version: z.string(),
+    target: z.string(),
+    status: z.enum(['pushed', 'present', 'failed', 'planned', 'excluded']),
+  })
+  .passthrough();
+
+const PlanSchema = z.object({
+  schemaVersion: z.literal(PLAN_SCHEMA_VERSION),
+  kind: z.literal('chartmirror-plan'),
+  tool: z.object({ name: z.literal('chartmirror'), version: z.string() }),
+  createdAt: z.string(),
+  configHash: z.string().optional(),
+  config: z.string().optional(),
+  sources: z.array(
+    z.object({
+      name: z.string(),
+      versions: z.number().int(),
+      selected: z.number().int(),
+      excluded: z.number().int(),
+      notModified: z.boolean(),
+      warnings: z.array(z.string()),
+    }),
+  ),
+  targets: z.array(z.string()),
+  groups: z.array(
+    z.object({ source: z.string(), target: z.string(), pending: z.number(), present: z.number(), failed: z.number(), excluded: z.number() }),
+  ),
+  settled: z.array(item),
+  jobs: z.array(
+    z.object({
+      source: z.string(),
+      chart: z.string(),
+      version: z.string(),
+      origin: z.discriminatedUnion('kind', [
+        z.object({
+          kind: z.literal('index'),
+          urls: z.array(z.string()),
+          url: z.string().optional(),
+          digest: digest.optional(),
+          created: z.string().optional(),
+          size: z.number().int().nonnegative().optional(),
+          missing: z.string().optional(),
+        }),
+        z.object({
+          kind: z.literal('bundle'),
+          manifest: descriptor,
+          archiveDigest: digest.optional(),
+          url: z.string().optional(),
+          provenance: provenance.optional(),
+          archiveSize: z.number().int().nonnegative().optional(),
+        }),
+      ]),
+      warnings: z.array(z.string()).optional(),
+      destinations: z.array(
+        z.object({
+          target: z.string(),
+          repository: z.string(),
+          tag: z.string(),
+          journaled: z.object({ digest, archive: digest.optional() }).optional(),
+          tagged: z.boolean().optional(),
+        }),
+      ),
+    }),
+  ),
+});
+
+/** Read a plan file written by `plan --output`; a ConfigError (exit 2) when it is not one. */
+export function parsePlan(text: string, where: string): Plan {
+  let raw: unknown;
+  try {
+    raw = JSON.parse(text);
+  } catch (e) {
+    throw new ConfigError(`${where}: not a plan file (not JSON: ${errorMessage(e)})`);
+  }
+  const parsed = PlanSchema.safeParse(raw);
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0]!;
+    throw new ConfigError(`${where}: not a chartmirror plan (${issue.path.join('.') || '(top)'}: ${issue.message}); write one with chartmirror plan --output`);
+  }
+  return parsed.data as Plan;
+}
+
+/** A plan may only run against the config it was made from. */
+export function checkPlanConfig(plan: Plan, cfg: MirrorConfig, where: string): void {
+  const now = configHash(cfg);
+  if (plan.configHash !== now) {
+    throw new ConfigError(
+      `${where} was made from a different config than ${cfg.file} is now (config hash ${plan.configHash ?? 'none'}, now ${now}); make a new plan with chartmirror plan --output`,
+    );
+  }
+}
+
+/** A fresh, empty plan. */
+export function newPlan(fields: Pick<Plan, 'configHash' | 'config' | 'targets'>): Plan {
+  return {
+    schemaVersion: PLAN_SCHEMA_VERSION,
+    kind: 'chartmirror-plan',
+    tool: { name: 'chartmirror', version: VERSION },
+    createdAt: new Date().toISOString(),
+    ...fields,
+    sources: [],
+    groups: [],
+    settled: [],
+    jobs: [],
+  };
+}
+
+export function assertPlan(plan: unknown): asserts plan is Plan {
+  const p = plan as Partial<Plan> | undefined;
+  if (!p || p.kind !== 'chartmirror-plan' || !Array.isArray(p.jobs)) throw new ChartMirrorError('USAGE', 'not a chartmirror plan');
+}

@@ -1,0 +1,274 @@
+/**
+ * Planning a sync (or an export): read every source's index, select versions, decide per
+ * target what is excluded, invalid, already confirmed by the journal, or still to do. Pure
+ * data comes out (plan.ts); nothing is written anywhere.
+ */
+import PQueue from 'p-queue';
+import { ConfigError } from '../errors.js';
+import type { MirrorConfig, TargetConfig } from '../config/load.js';
+import { isValidTag, NAME_COMPONENT, tagForVersion } from '../oci/reference.js';
+import type { IndexEntry } from '../source/index-file.js';
+import type { ChartRepository } from '../source/repository.js';
+import type { RunContext } from './context.js';
+import { loadIndex, type LoadedIndex } from './discover.js';
+import type { ItemResult, PlanGroup } from './events.js';
+import { IndexCache } from './index-cache.js';
+import { Journal } from './journal.js';
+import { configHash, newPlan, type Plan, type PlanDestination, type PlanJob } from './plan.js';
+import { isSemver2, Selector } from './selection.js';
+
+export interface PlanOptions {
+  /** State directory (journal, index cache). Default: the config's. */
+  stateDir?: string;
+  /** Keep journal-confirmed versions as work, to be checked with one HEAD each. */
+  verifyRemote?: boolean;
+  /** List every destination repository's tags, so the plan can say what is there already. */
+  inspectTargets?: boolean;
+  /** Look up archive sizes (a HEAD each, or stat) for what is to be pushed. */
+  sizes?: boolean;
+  /** Look-ups in flight. Default: the config's concurrency. */
+  concurrency?: number;
+  signal?: AbortSignal;
+  /** Replace the config's targets (export: one staging layout); every source then goes to them all. */
+  targets?: TargetConfig[];
+  /** Journal to read instead of the state directory's (export reads none). */
+  journal?: Journal;
+}
+
+export interface PlannedRun {
+  plan: Plan;
+  /** Keep the indexes just read for the next run's conditional fetch (runs that write only). */
+  rememberIndexes(): Promise<void>;
+}
+
+function repositoryFor(template: string, source: string, chart: string): string {
+  return template.replaceAll('{source}', source).replaceAll('{chart}', chart);
+}
+
+/** The absolute URL of a version's first archive URL (the one Helm uses), when it is one. */
+export function archiveUrl(repo: ChartRepository, entry: Pick<IndexEntry, 'urls'>): string | undefined {
+  const ref = entry.urls[0];
+  if (ref === undefined) return undefined;
+  try {
+    return repo.chartUrl(ref);
+  } catch {
+    return undefined;
+  }
+}
+
+/** The journal key of one chart version at one destination (unchanged since the first release). */
+export function journalKey(source: string, chart: string, version: string, targetId: string, repository: string): string {
+  return Journal.key({ source, chart, version, destination: `${targetId}/${repository}` });
+}
+
+/**
+ * Read the indexes and make the plan. `ctx` must hold the sources' repositories; the targets
+ * are opened here, after every index has been read (nothing is created before the plan stands).
+ */
+export async function planSync(cfg: MirrorConfig, ctx: RunContext, opts: PlanOptions = {}): Promise<PlannedRun> {
+  const targets = opts.targets ?? cfg.targets;
+  const sources = opts.targets ? cfg.sources.map((s) => ({ ...s, targets: targets.map((t) => t.name) })) : cfg.sources;
+  const stateDir = opts.stateDir ?? cfg.stateDir;
+  const journal = opts.journal ?? (await Journal.open(stateDir, { readOnly: true }));
+  try {
+    const cache = new IndexCache(stateDir);
+    const indexes = await Promise.all(sources.map((s) => loadIndex(s, ctx.repositories.get(s.name)!, cache, opts.signal)));
+    await ctx.openTargets(targets);
+    const plan = buildPlan(cfg, targets, indexes, ctx, journal, opts.verifyRemote ?? false);
+    const concurrency = opts.concurrency ?? cfg.concurrency;
+    if (opts.inspectTargets) await inspectTargets(plan, ctx, concurrency, opts.signal);
+    if (opts.sizes) await lookUpSizes(plan, indexes, concurrency, opts.signal);
+    return {
+      plan,
+      async rememberIndexes() {
+        for (const i of indexes) {
+          await i.remember?.();
+          i.remember = undefined; // it holds the index body
+        }
+      },
+    };
+  } finally {
+    if (!opts.journal) await journal.close();
+  }
+}
+
+function buildPlan(cfg: MirrorConfig, targets: TargetConfig[], indexes: LoadedIndex[], ctx: RunContext, journal: Journal, verifyRemote: boolean): Plan {
+  const plan = newPlan({ configHash: configHash(cfg), config: cfg.file, targets: targets.map((t) => t.name) });
+  const targetByName = new Map(targets.map((t) => [t.name, t]));
+  const claims = new Map<string, string>();
+  const groups = new Map<string, PlanGroup>();
+  const group = (source: string, target: string) => groups.get(`${source}\u0000${target}`)!;
+
+  for (const idx of indexes) {
+    const { source } = idx;
+    const bound = source.targets.map((n) => ({ config: targetByName.get(n)!, binding: ctx.targets.get(n)! }));
+    const selector = new Selector(source.selection, `sources[${cfg.sources.findIndex((s) => s.name === source.name)}]`);
+    const base = (chart: string, version: string) => ({ source: source.name, chart, version });
+    const settle = (r: ItemResult) => plan.settled.push(r);
+    for (const b of bound) {
+      groups.set(`${source.name}\u0000${b.config.name}`, { source: source.name, target: b.config.name, pending: 0, present: 0, failed: 0, excluded: 0 });
+    }
+    const warnings = [...idx.warnings];
+
+    for (const p of idx.problems) {
+      for (const b of bound) {
+        group(source.name, b.config.name).failed++;
+        settle({ ...base(p.chart, p.version), target: b.config.name, status: 'failed', code: 'INDEX', reason: p.reason });
+      }
+    }
+
+    const byChart = new Map<string, IndexEntry[]>();
+    for (const e of idx.entries) {
+      const list = byChart.get(e.name) ?? [];
+      list.push(e);
+      byChart.set(e.name, list);
+    }
+    warnings.push(...selector.unmatched(byChart.keys(), `source ${source.name}`));
+
+    let selectedCount = 0;
+    let excludedCount = 0;
+    for (const [chart, entries] of byChart) {
+      const decisions = selector.versionDecisions(chart, entries);
+      // `+` becomes `_` in tags: two versions landing on one tag would overwrite each other.
+      const tagOwners = new Map<string, string[]>();
+      for (const e of entries) {
+        const t = tagForVersion(e.version);
+        tagOwners.set(t, [...(tagOwners.get(t) ?? []), e.version]);
+      }
+      entries.forEach((entry, i) => {
+        const d = decisions[i]!;
+        if (!d.selected) {
+          excludedCount++;
+          for (const b of bound) {
+            group(source.name, b.config.name).excluded++;
+            settle({ ...base(chart, entry.version), target: b.config.name, status: 'excluded', reason: d.reason });
+          }
+          return;
+        }
+        selectedCount++;
+        const tag = tagForVersion(entry.version);
+        let invalid: string | undefined;
+        if (!NAME_COMPONENT.test(chart)) {
+          invalid = `chart name "${chart}" is not a valid OCI repository name (lowercase letters, digits, . _ -); Helm cannot push it either`;
+        } else if (!isValidTag(tag)) {
+          invalid = `version "${entry.version}" cannot be an OCI tag`;
+        } else if ((tagOwners.get(tag)?.length ?? 0) > 1) {
+          invalid = `tag conflict: versions ${tagOwners.get(tag)!.join(' and ')} both map to tag ${tag}`;
+        }
+        const jobWarnings: string[] = [];
+        if (!invalid && !isSemver2(entry.version)) {
+          jobWarnings.push(`version "${entry.version}" is not SemVer 2: helm pull must name it exactly (ranges cannot see it)`);
+        }
+        const url = archiveUrl(idx.repo, entry);
+        const destinations: PlanDestination[] = [];
+        for (const b of bound) {
+          const repository = repositoryFor(b.config.repository, source.name, chart);
+          if (invalid) {
+            group(source.name, b.config.name).failed++;
+            settle({ ...base(chart, entry.version), target: b.config.name, status: 'failed', code: 'CHART', reason: invalid });
+            continue;
+          }
+          const claimKey = `${b.binding.id}\u0000${repository}`;
+          const owner = claims.get(claimKey);
+          if (owner && owner !== source.name) {
+            throw new ConfigError(
+              `targets.${b.config.name}: sources "${owner}" and "${source.name}" both map chart "${chart}" to ${repository}; add {source} to targets[].repository or use sources[].targets`,
+            );
+          }
+          claims.set(claimKey, source.name);
+          const journaled = journal.get(journalKey(source.name, chart, entry.version, b.binding.id, repository));
+          const trusted = journaled && (!entry.digest || !journaled.archive || journaled.archive === entry.digest);
+          if (trusted && !verifyRemote) {
+            group(source.name, b.config.name).present++;
+            settle({
+              ...base(chart, entry.version),
+              target: b.config.name,
+              status: 'present',
+              via: 'journal',
+              digest: journaled.digest,
+              repository,
+              tag,
+              reference: b.binding.reference(repository, tag, journaled.digest),
+              url,
+            });
+            continue;
+          }
+          group(source.name, b.config.name).pending++;
+          destinations.push({
+            target: b.config.name,
+            repository,
+            tag,
+            ...(trusted ? { journaled: { digest: journaled.digest, ...(journaled.archive ? { archive: journaled.archive } : {}) } } : {}),
+          });
+        }
+        if (destinations.length) {
+          const job: PlanJob = {
+            source: source.name,
+            chart,
+            version: entry.version,
+            origin: {
+              kind: 'index',
+              urls: entry.urls,
+              ...(url ? { url } : {}),
+              ...(entry.digest ? { digest: entry.digest } : {}),
+              ...(entry.created ? { created: entry.created } : {}),
+            },
+            destinations,
+          };
+          if (jobWarnings.length) job.warnings = jobWarnings;
+          plan.jobs.push(job);
+        }
+      });
+    }
+    plan.sources.push({
+      name: source.name,
+      versions: idx.entries.length + idx.problems.length,
+      selected: selectedCount,
+      excluded: excludedCount,
+      notModified: idx.notModified,
+      warnings,
+    });
+  }
+  plan.groups = [...groups.values()];
+  return plan;
+}
+
+/** One tag listing per destination repository; a failed listing says nothing. */
+async function inspectTargets(plan: Plan, ctx: RunContext, concurrency: number, signal?: AbortSignal): Promise<void> {
+  const lists = new Map<string, Promise<Set<string> | undefined>>();
+  const queue = new PQueue({ concurrency });
+  const tasks: Promise<void>[] = [];
+  for (const j of plan.jobs) {
+    for (const d of j.destinations) {
+      const binding = ctx.targets.get(d.target)!;
+      const k = `${binding.id}\u0000${d.repository}`;
+      let list = lists.get(k);
+      if (!list) {
+        list = queue.add(async () => new Set(await binding.store(d.repository).tags(signal)), { throwOnTimeout: true }).catch(() => undefined);
+        lists.set(k, list);
+      }
+      tasks.push(list.then((tags) => {
+        if (tags) d.tagged = tags.has(d.tag);
+      }));
+    }
+  }
+  await Promise.all(tasks);
+}
+
+/** One size look-up per chart version (HEAD, or stat for file://), shared by its targets. */
+async function lookUpSizes(plan: Plan, indexes: LoadedIndex[], concurrency: number, signal?: AbortSignal): Promise<void> {
+  const repos = new Map(indexes.map((i) => [i.source.name, i.repo]));
+  const queue = new PQueue({ concurrency });
+  await Promise.all(
+    plan.jobs.map((j) =>
+      queue.add(async () => {
+        const o = j.origin;
+        // Only what the plan would push: a tag already there needs no archive.
+        if (o.kind !== 'index' || !o.url || j.destinations.every((d) => d.tagged)) return;
+        const size = await repos.get(j.source)!.archiveSize(o.url, signal).catch(() => ({ bytes: undefined, missing: undefined }));
+        if (size.bytes !== undefined) o.size = size.bytes;
+        if (size.missing) o.missing = size.missing;
+      }),
+    ),
+  );
+}
