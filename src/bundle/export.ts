@@ -15,7 +15,7 @@ import { indexMaterializer } from '../pipeline/materialize.js';
 import type { Plan } from '../pipeline/plan.js';
 import { planSync } from '../pipeline/planner.js';
 import type { RunResult } from '../pipeline/run.js';
-import { publicUrl } from '../report/json-report.js';
+import { publicUrl } from '../http/redact-url.js';
 import { writeFileAtomic } from '../util/fs-atomic.js';
 import { VERSION } from '../version.js';
 import {

@@ -1,4 +1,9 @@
+import { mkdir, readFile } from 'node:fs/promises';
+import { dirname, resolve } from 'node:path';
 import { loadConfig, type MirrorConfig } from '../config/load.js';
+import { ChartMirrorError, ConfigError, errorMessage } from '../errors.js';
+import { checkPlanConfig, parsePlan, serializePlan, type Plan } from '../pipeline/plan.js';
+import { writeFileAtomic } from '../util/fs-atomic.js';
 import { configJsonSchema } from '../config/schema.js';
 import { loadKeyring } from '../chart/provenance.js';
 import { runMirror } from '../pipeline/run.js';
@@ -17,6 +22,10 @@ export interface SyncArgs extends GlobalArgs {
   state?: string;
   dryRun: boolean;
   'verify-remote': boolean;
+  /** sync --plan: execute this plan file. */
+  planFile?: string;
+  /** plan --output: write the plan here. */
+  output?: string;
 }
 
 /**
@@ -27,9 +36,12 @@ export async function syncCommand(args: SyncArgs, command: 'sync' | 'plan'): Pro
   checkConcurrency(args.concurrency);
   const cfg = await loadConfig(args.config);
   checkSelections(cfg);
+  const plan = args.planFile ? await readPlanFile(args.planFile, cfg) : undefined;
   const { result, progress, signals } = await runWithProgress(args, ({ onEvent, signals }) =>
     runMirror(cfg, {
       dryRun: args.dryRun,
+      plan,
+      planSource: args.planFile,
       concurrency: args.concurrency,
       stateDir: args.state,
       verifyRemote: args['verify-remote'],
@@ -39,8 +51,35 @@ export async function syncCommand(args: SyncArgs, command: 'sync' | 'plan'): Pro
     }),
   );
   if (result.dryRun) process.stdout.write(formatPlan(result));
+  let outputError: unknown;
+  if (args.output && result.plan) await writePlanFile(args.output, result.plan).catch((e: unknown) => (outputError = e));
   await finishRun(args, command, result, progress);
+  if (outputError) throw outputError;
   return runExitCode(result, signals);
+}
+
+/** A plan file for `sync --plan`: a ConfigError (exit 2) when unreadable, not a plan, or made from another config. */
+async function readPlanFile(file: string, cfg: MirrorConfig): Promise<Plan> {
+  let text: string;
+  try {
+    text = await readFile(file, 'utf8');
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    throw new ConfigError(`--plan ${file}: ${code === 'ENOENT' ? 'no such file (write one with chartmirror plan --output FILE)' : `cannot read (${code ?? errorMessage(e)})`}`);
+  }
+  const plan = parsePlan(text, `--plan ${file}`);
+  checkPlanConfig(plan, cfg, `--plan ${file}`);
+  return plan;
+}
+
+async function writePlanFile(file: string, plan: Plan): Promise<void> {
+  try {
+    await mkdir(dirname(resolve(file)), { recursive: true });
+    await writeFileAtomic(file, serializePlan(plan), { fsync: false });
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    throw new ChartMirrorError('INTERNAL', `--output ${file}: cannot write (${code ?? errorMessage(e)})`, { cause: e });
+  }
 }
 
 /**

@@ -34,14 +34,17 @@ async function main(argv: string[]): Promise<number> {
     .command(
       'sync',
       'Mirror every selected chart version into every target',
-      (y) => runOptions(y).option('dry-run', { type: 'boolean', default: false, describe: 'Plan only: write nothing anywhere' }),
-      async (args) => setExitCode(await syncCommand({ ...args, dryRun: args['dry-run'] }, 'sync')),
+      (y) =>
+        runOptions(y)
+          .option('dry-run', { type: 'boolean', default: false, describe: 'Plan only: write nothing anywhere' })
+          .option('plan', { type: 'string', requiresArg: true, describe: 'Execute exactly this plan (written by plan --output from the same config)' }),
+      async (args) => setExitCode(await syncCommand({ ...args, dryRun: args['dry-run'], planFile: args.plan }, 'sync')),
     )
     .command(
       'plan',
-      'Show what sync would do (the same as sync --dry-run); writes nothing',
-      (y) => runOptions(y),
-      async (args) => setExitCode(await syncCommand({ ...args, dryRun: true }, 'plan')),
+      'Show what sync would do (the same as sync --dry-run); writes nothing but --output',
+      (y) => runOptions(y).option('output', { alias: 'o', type: 'string', requiresArg: true, describe: 'Also write the plan to FILE (JSON), for sync --plan FILE' }),
+      async (args) => setExitCode(await syncCommand({ ...args, dryRun: true, output: args.output }, 'plan')),
     )
     .command('validate', 'Check the config file only', (y) => commonOptions(y), async (args) => setExitCode(await validateCommand(args)))
     .command('schema', 'Print the JSON Schema of the config file', (y) => y, () => setExitCode(schemaCommand()))

@@ -11,3 +11,17 @@ export function displayUrl(url: string | URL): string {
     return String(url).replace(/\/\/[^/@]*@/, '//***@').replace(/\?.*$/, '?…');
   }
 }
+
+/** A source URL fit for a report: no userinfo, no query (signed URLs carry secrets there). */
+export function publicUrl(url: string): string {
+  try {
+    const u = new URL(url);
+    u.username = '';
+    u.password = '';
+    u.search = '';
+    u.hash = '';
+    return u.toString();
+  } catch {
+    return url;
+  }
+}

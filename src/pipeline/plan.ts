@@ -11,6 +11,8 @@ import { ChartMirrorError, ConfigError, errorMessage } from '../errors.js';
 import type { MirrorConfig } from '../config/load.js';
 import type { Descriptor } from '../oci/descriptor.js';
 import { VERSION } from '../version.js';
+import { publicUrl } from '../http/redact-url.js';
+import { redact } from '../util/secrets.js';
 import type { EventSink, ItemResult, PlanGroup } from './events.js';
 
 export const PLAN_SCHEMA_VERSION = 1;
@@ -219,6 +221,20 @@ const PlanSchema = z.object({
     }),
   ),
 });
+
+/**
+ * The plan as a file: JSON, with URLs stripped of credentials and query strings (the executor
+ * resolves chart URLs again from `urls` and the source's config) and every known secret
+ * scrubbed, like any state or report file.
+ */
+export function serializePlan(plan: Plan): string {
+  const out: Plan = {
+    ...plan,
+    settled: plan.settled.map((r) => (r.url ? { ...r, url: publicUrl(r.url) } : r)),
+    jobs: plan.jobs.map((j) => (j.origin.url ? { ...j, origin: { ...j.origin, url: publicUrl(j.origin.url) } } : j)),
+  };
+  return redact(JSON.stringify(out, null, 2)) + '\n';
+}
 
 /** Read a plan file written by `plan --output`; a ConfigError (exit 2) when it is not one. */
 export function parsePlan(text: string, where: string): Plan {

@@ -1,6 +1,6 @@
 import type { PipelineEvent, ItemResult } from '../pipeline/events.js';
 import { redact } from '../util/secrets.js';
-import { publicUrl } from '../report/json-report.js';
+import { publicUrl } from '../http/redact-url.js';
 import { formatBytes, formatDuration, summaryLine, type RunSummary } from '../report/summary.js';
 import { stripControl } from '../report/text.js';
 import { eta, rate, Tally } from './tally.js';

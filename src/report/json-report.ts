@@ -3,6 +3,7 @@ import { dirname } from 'node:path';
 import type { RunResult } from '../pipeline/run.js';
 import { writeFileAtomic } from '../util/fs-atomic.js';
 import { redact } from '../util/secrets.js';
+import { publicUrl } from '../http/redact-url.js';
 import { VERSION } from '../version.js';
 import type { Report } from './report-schema.js';
 import { groupSummaries, sortItems, summarise } from './summary.js';
@@ -51,18 +52,4 @@ export function jsonReport(command: string, result: RunResult): Report {
 export async function writeReportFile(file: string, content: string): Promise<void> {
   await mkdir(dirname(file), { recursive: true });
   await writeFileAtomic(file, redact(content), { fsync: false });
-}
-
-/** A source URL fit for a report: no userinfo, no query (signed URLs carry secrets there). */
-export function publicUrl(url: string): string {
-  try {
-    const u = new URL(url);
-    u.username = '';
-    u.password = '';
-    u.search = '';
-    u.hash = '';
-    return u.toString();
-  } catch {
-    return url;
-  }
 }

@@ -1,6 +1,6 @@
 import type { ItemResult } from '../pipeline/events.js';
 import type { RunResult } from '../pipeline/run.js';
-import { publicUrl } from './json-report.js';
+import { publicUrl } from '../http/redact-url.js';
 import { sortItems } from './summary.js';
 
 export interface MapEntry {
