@@ -44,7 +44,7 @@ describe.skipIf(!haveBinaries('docker-registry', 'nginx'))('sync is byte-identic
     for (const c of usable) {
       const { 'Chart.yaml': original, ...files } = c.files;
       // helm package re-serialises Chart.yaml and writes U+2028/U+2029 raw, which chartmirror
-      // refuses on purpose (see README, "Known differences"); everything else stays awkward.
+      // refuses on purpose (see docs/fidelity.md, "Known differences from Helm"); everything else stays awkward.
       const chartYamlText = original!.replace(/\\u2028|\\u2029|\u2028|\u2029/g, ' ');
       // helm package insists that every dependency is under charts/: add stand-ins for missing ones.
       for (let attempt = 0; attempt < 4; attempt++) {

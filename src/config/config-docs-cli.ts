@@ -1,0 +1,16 @@
+/**
+ * `npm run docs`: write docs/configuration.md and schema/mirror.config.schema.json from the zod
+ * schema. Run from dist/ after a build; paths are relative to this file, so any cwd works.
+ */
+import { writeFile } from 'node:fs/promises';
+import { renderConfigDocs, renderConfigJsonSchema } from './config-docs.js';
+
+const root = new URL('../../', import.meta.url);
+const outputs: [string, string][] = [
+  ['docs/configuration.md', renderConfigDocs()],
+  ['schema/mirror.config.schema.json', renderConfigJsonSchema()],
+];
+for (const [file, text] of outputs) {
+  await writeFile(new URL(file, root), text);
+  process.stdout.write(`wrote ${file}\n`);
+}
