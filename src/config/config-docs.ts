@@ -33,23 +33,6 @@ function def(s: Schema): Def {
   return (s as unknown as { _zod: { def: Def } })._zod.def;
 }
 
-/**
- * Descriptions for keys the schema does not describe yet, by path. Used only while the schema has
- * none: once it does, rendering fails until the entry here is removed (the schema is the source).
- */
-const FALLBACK_DESCRIPTIONS: Record<string, string> = {
-  $schema: 'Ignored by chartmirror; lets editors find the JSON Schema, as the `# yaml-language-server: $schema=…` comment does.',
-  sources: 'The classic Helm chart repositories (index.yaml) to mirror. At least one.',
-  targets: 'Where the charts go: OCI registries (`url`) or OCI image-layout directories (`layout`). At least one.',
-  http: 'Timeouts, retries and connection limits for every source and registry.',
-  'http.timeouts': 'How long to wait for the network.',
-  'http.retries': 'How failed operations are retried: whole operations, with exponential backoff and jitter.',
-  'http.connections': 'Connections per host; `connections` on a source or target overrides them for its host.',
-  'sources[].auth': 'HTTP basic credentials for the repository; they go only to its own host unless passCredentials is true.',
-  'targets[].auth.username': 'Registry username; give it with password.',
-  'targets[].auth.password': 'Registry password; use ${VAR} to read it from the environment.',
-};
-
 /** Section titles for objects used at several paths (otherwise the title is the first path). */
 const SECTION_TITLES = new Map<Schema, string>([
   [TlsSchema, 'tls'],
@@ -121,7 +104,6 @@ interface Section {
 export function renderConfigDocs(): string {
   const r = new Renderer();
   r.visit(ConfigSchema, '', 'The keys at the top of the file.');
-  r.checkFallbacks();
   const out: string[] = [INTRO, '', '## Contents', ''];
   for (const s of r.sections) out.push(`- [${s.title === '' ? 'Top level' : `\`${s.title}\``}](#${slug(heading(s))})`);
   if (r.valueTypes.size) out.push('- [Value types](#value-types)');
@@ -167,7 +149,6 @@ class Renderer {
   readonly sections: Section[] = [];
   readonly valueTypes = new Map<ValueType, string>();
   private readonly bySchema = new Map<Schema, Section>();
-  private readonly fallbacksUsed = new Set<string>();
 
   /** One section per object schema, children right after their parent (depth first). */
   visit(obj: Schema, path: string, description: string): void {
@@ -195,21 +176,10 @@ class Renderer {
     for (const [child, childPath, childDescription] of children) this.visit(child, childPath, childDescription);
   }
 
-  /** The schema's description, else a fallback; an error when there is neither. */
+  /** The schema's description; every key has one (it is where each default is stated). */
   private describe(path: string, own: string | undefined): string {
-    const fallback = FALLBACK_DESCRIPTIONS[path];
-    if (own !== undefined && fallback !== undefined) {
-      throw new Error(`config-docs: the schema now describes ${path}; remove it from FALLBACK_DESCRIPTIONS in src/config/config-docs.ts`);
-    }
-    if (own !== undefined) return own;
-    if (fallback === undefined) throw new Error(`config-docs: ${path} has no description; add .describe() to it in src/config/schema.ts`);
-    this.fallbacksUsed.add(path);
-    return fallback;
-  }
-
-  checkFallbacks(): void {
-    const unused = Object.keys(FALLBACK_DESCRIPTIONS).filter((p) => !this.fallbacksUsed.has(p));
-    if (unused.length) throw new Error(`config-docs: FALLBACK_DESCRIPTIONS names keys the schema does not have: ${unused.join(', ')}`);
+    if (own === undefined) throw new Error(`config-docs: ${path} has no description; add .describe() to it in src/config/schema.ts`);
+    return own;
   }
 
   private link(obj: Schema, path: string, text: string): string {

@@ -1,4 +1,11 @@
 import { z } from 'zod';
+import { DEFAULTS } from '../defaults.js';
+
+/** A default duration as the descriptions write it: 250ms, 15s, 120s, 10m. */
+function duration(ms: number): string {
+  if (ms >= 600_000 && ms % 60_000 === 0) return `${ms / 60_000}m`;
+  return ms % 1000 === 0 ? `${ms / 1000}s` : `${ms}ms`;
+}
 
 /**
  * The schema of mirror.config.yaml. Every option states its default here, where it is defined
@@ -87,7 +94,9 @@ export const SourceAuthSchema = z.strictObject({
 export const SourceSchema = z.strictObject({
   name: nonEmpty.describe('Unique name of the source; used in reports and in repository templates.'),
   url: nonEmpty.describe('The repository URL (index at <url>/index.yaml): http(s)://, file:// or a plain path.'),
-  auth: SourceAuthSchema.optional(),
+  auth: SourceAuthSchema.optional().describe(
+    'HTTP basic credentials for the repository; they go only to its own host unless passCredentials is true.',
+  ),
   passCredentials: z
     .boolean()
     .optional()
@@ -101,8 +110,8 @@ export const SourceSchema = z.strictObject({
 
 export const TargetAuthSchema = z
   .strictObject({
-    username: z.string().optional(),
-    password: z.string().optional(),
+    username: z.string().optional().describe('Registry username; give it with password.'),
+    password: z.string().optional().describe('Registry password; use ${VAR} to read it from the environment.'),
     token: z.string().optional().describe('A ready bearer token, sent as is.'),
     identityToken: z.string().optional().describe('An OAuth2 refresh token (identity token) exchanged for access tokens.'),
     trustedRealmHosts: z
@@ -131,7 +140,7 @@ export const TargetSchema = z.strictObject({
     .optional()
     .describe('Add mediaType to manifests for registries that demand it. The digest then differs from helm push. Default false.'),
   mount: z.boolean().optional().describe('Mount blobs already pushed to another repository of this registry. Default true.'),
-  chunkSize: Size.optional().describe('Blobs above this size are uploaded in chunks. Default 64MiB.'),
+  chunkSize: Size.optional().describe(`Blobs above this size are uploaded in chunks. Default ${DEFAULTS.chunkSize / 1024 / 1024}MiB.`),
   connections: z.number().int().positive().optional().describe('Connections to this registry host. Default http.connections.registries.'),
   requestsPerSecond: z.number().positive().optional().describe('Cap on requests per second to this registry. Default none.'),
 });
@@ -139,34 +148,46 @@ export const TargetSchema = z.strictObject({
 export const HttpSchema = z.strictObject({
   timeouts: z
     .strictObject({
-      connect: Duration.optional().describe('TCP and TLS connect timeout. Default 15s.'),
-      headers: Duration.optional().describe('Wait for response headers. Default 120s.'),
-      body: Duration.optional().describe('Longest silence while reading a body. Default 60s.'),
+      connect: Duration.optional().describe(`TCP and TLS connect timeout. Default ${duration(DEFAULTS.timeouts.connectMs)}.`),
+      headers: Duration.optional().describe(`Wait for response headers. Default ${duration(DEFAULTS.timeouts.headersMs)}.`),
+      body: Duration.optional().describe(`Longest silence while reading a body. Default ${duration(DEFAULTS.timeouts.bodyIdleMs)}.`),
     })
-    .optional(),
+    .optional()
+    .describe('How long to wait for the network.'),
   retries: z
     .strictObject({
-      attempts: z.number().int().min(1).max(100).optional().describe('Attempts per operation, the first included. Default 5.'),
-      backoff: Duration.optional().describe('First backoff step, doubled per attempt, with jitter. Default 250ms.'),
-      maxBackoff: Duration.optional().describe('Longest backoff step. Default 30s.'),
-      maxRetryAfter: Duration.optional().describe('Longest Retry-After honoured before giving up. Default 10m.'),
+      attempts: z.number().int().min(1).max(100).optional().describe(`Attempts per operation, the first included. Default ${DEFAULTS.retry.attempts}.`),
+      backoff: Duration.optional().describe(`First backoff step, doubled per attempt, with jitter. Default ${duration(DEFAULTS.retry.baseDelayMs)}.`),
+      maxBackoff: Duration.optional().describe(`Longest backoff step. Default ${duration(DEFAULTS.retry.maxDelayMs)}.`),
+      maxRetryAfter: Duration.optional().describe(`Longest Retry-After honoured before giving up. Default ${duration(DEFAULTS.retry.maxRetryAfterMs)}.`),
     })
-    .optional(),
+    .optional()
+    .describe('How failed operations are retried: whole operations, with exponential backoff and jitter.'),
   connections: z
     .strictObject({
-      sources: z.number().int().positive().optional().describe('Connections per source host. Default 8.'),
-      registries: z.number().int().positive().optional().describe('Connections per registry host. Default 16.'),
+      sources: z.number().int().positive().optional().describe(`Connections per source host. Default ${DEFAULTS.connections.sources}.`),
+      registries: z.number().int().positive().optional().describe(`Connections per registry host. Default ${DEFAULTS.connections.registries}.`),
     })
-    .optional(),
+    .optional()
+    .describe('Connections per host; `connections` on a source or target overrides them for its host.'),
 });
 
 export const ConfigSchema = z.strictObject({
-  $schema: z.string().optional(),
-  sources: z.array(SourceSchema).min(1, 'at least one source is required'),
-  targets: z.array(TargetSchema).min(1, 'at least one target is required'),
+  $schema: z
+    .string()
+    .optional()
+    .describe('Ignored by chartmirror; lets editors find the JSON Schema, as the `# yaml-language-server: $schema=…` comment does.'),
+  sources: z
+    .array(SourceSchema)
+    .min(1, 'at least one source is required')
+    .describe('The classic Helm chart repositories (index.yaml) to mirror. At least one.'),
+  targets: z
+    .array(TargetSchema)
+    .min(1, 'at least one target is required')
+    .describe('Where the charts go: OCI registries (`url`) or OCI image-layout directories (`layout`). At least one.'),
   verify: VerifySchema.optional(),
-  concurrency: z.number().int().positive().max(256).optional().describe('Chart versions in flight. Default 16.'),
-  http: HttpSchema.optional(),
+  concurrency: z.number().int().positive().max(256).optional().describe(`Chart versions in flight. Default ${DEFAULTS.concurrency}.`),
+  http: HttpSchema.optional().describe('Timeouts, retries and connection limits for every source and registry.'),
   state: nonEmpty.optional().describe('State directory (journal, index cache). Default .chartmirror/ beside the config file.'),
   ...selection,
 });

@@ -22,9 +22,10 @@ describe('generated configuration docs', () => {
     );
   });
 
-  it('the renderer pulls in nothing but zod and the schema', async () => {
+  it('the renderer pulls in nothing but zod, the schema and the defaults it states', async () => {
     expect(await importsOf('src/config/config-docs.ts')).toEqual(['zod', './schema.js']);
-    expect(await importsOf('src/config/schema.ts')).toEqual(['zod']);
+    expect(await importsOf('src/config/schema.ts')).toEqual(['zod', '../defaults.js']);
+    expect(await importsOf('src/defaults.ts')).toEqual([]);
   });
 
   it('documents every key with a type, a default column and a description', () => {
