@@ -14,6 +14,8 @@
 import type { Transform } from 'node:stream';
 import { createGunzip, createInflateRaw } from 'node:zlib';
 import { ChartMirrorError } from '../errors.js';
+import { filepathExt, pathClean } from '../helmcompat/gopath.js';
+import { detectContentType } from '../helmcompat/gosniff.js';
 import { checkLockYaml, checkValuesYaml, decodeInto, validateMetadata, type ChartMetadata } from './metadata.js';
 
 export interface LoadedChart {
@@ -514,24 +516,6 @@ function mergePax(hdr: TarHeader, pax: Map<string, string>): void {
 // ---------------------------------------------------------------------------------------------
 // LoadArchiveFiles
 
-/** Go path.Clean. */
-function cleanPath(p: string): string {
-  if (p === '') return '.';
-  const rooted = p.startsWith('/');
-  const out: string[] = [];
-  for (const part of p.split('/')) {
-    if (part === '' || part === '.') continue;
-    if (part === '..') {
-      if (out.length && out[out.length - 1] !== '..') out.pop();
-      else if (!rooted) out.push('..');
-      continue;
-    }
-    out.push(part);
-  }
-  const s = (rooted ? '/' : '') + out.join('/');
-  return s === '' ? (rooted ? '/' : '.') : s;
-}
-
 function isDirEntry(h: TarHeader): boolean {
   // hd.FileInfo().IsDir(): the mode's type bits say directory, or the typeflag does.
   return h.typeflag === '5' || (h.mode & ~0o7777) === 0o40000;
@@ -554,7 +538,7 @@ async function readArchiveFiles(tgz: Uint8Array): Promise<BufferedFile[]> {
       let n = parts.slice(1).join(delim);
       n = n.split(delim).join('/');
       if (n.startsWith('/')) throw new ArchiveError('chart illegally contains absolute paths');
-      n = cleanPath(n);
+      n = pathClean(n);
       if (n === '.') throw new ArchiveError(`chart illegally contains content outside the base directory: ${JSON.stringify(hd.name)}`);
       if (n.startsWith('..')) throw new ArchiveError('chart illegally references parent directory');
       if (/^[a-zA-Z]:\//.test(n)) throw new ArchiveError('chart contains illegally named files');
@@ -592,12 +576,6 @@ function yamlText(data: Buffer, what: string): string {
   }
 }
 
-/** Go filepath.Ext. */
-function ext(p: string): string {
-  for (let i = p.length - 1; i >= 0 && p[i] !== '/'; i--) if (p[i] === '.') return p.slice(i);
-  return '';
-}
-
 interface Loaded {
   metadata: ChartMetadata;
   chartYamlMtime?: Date;
@@ -628,7 +606,7 @@ async function loadFiles(files: BufferedFile[]): Promise<Loaded> {
       checkLockYaml(yamlText(f.data, name), name);
       md ??= {};
     } else if (name.startsWith('charts/')) {
-      if (ext(name) === '.prov') continue;
+      if (filepathExt(name) === '.prov') continue;
       const fname = name.slice('charts/'.length);
       const cname = fname.split('/')[0];
       let list = subcharts.get(cname);
@@ -642,7 +620,7 @@ async function loadFiles(files: BufferedFile[]): Promise<Loaded> {
   for (const [n, list] of subcharts) {
     if (n.startsWith('_') || n.startsWith('.')) continue;
     try {
-      if (ext(n) === '.tgz') {
+      if (filepathExt(n) === '.tgz') {
         const file = list[0];
         if (file.name !== n) throw chartError(`error unpacking subchart tar in ${md.name}: expected ${n}, got ${file.name}`);
         await loadArchive(file.data);
@@ -675,15 +653,6 @@ async function loadArchive(tgz: Uint8Array): Promise<Loaded & { files: BufferedF
   return { ...(await loadFiles(files)), files };
 }
 
-/** Roughly Go's http.DetectContentType on the first 512 bytes (zero-padded, as Helm reads). */
-function sniffType(b: Uint8Array): string {
-  const head = Buffer.alloc(512);
-  head.set(b.subarray(0, 512));
-  if (head[0] === 0x50 && head[1] === 0x4b && head[2] === 0x03 && head[3] === 0x04) return 'application/zip';
-  for (const c of head) if (c <= 0x08 || c === 0x0b || (c >= 0x0e && c <= 0x1a) || (c >= 0x1c && c <= 0x1f)) return 'application/octet-stream';
-  return 'text/plain; charset=utf-8';
-}
-
 /**
  * Load a chart archive exactly as Helm's loader does (gzip sniff, tar rules, path checks,
  * size limits, Chart.yaml/requirements.yaml decoding, values/lock files, Validate(), subcharts
@@ -691,7 +660,7 @@ function sniffType(b: Uint8Array): string {
  */
 export async function loadChartArchive(tgz: Uint8Array): Promise<LoadedChart> {
   if (!(tgz.length >= 3 && tgz[0] === 0x1f && tgz[1] === 0x8b && tgz[2] === 0x08)) {
-    throw chartError(`chart archive does not appear to be a gzipped archive; got '${sniffType(tgz)}'`);
+    throw chartError(`chart archive does not appear to be a gzipped archive; got '${detectContentType(tgz)}'`);
   }
   const loaded = await loadArchive(tgz);
   return { metadata: loaded.metadata, chartYamlMtime: loaded.chartYamlMtime, fileNames: loaded.files.map((f) => f.name) };

@@ -11,7 +11,9 @@
  */
 import yaml from 'js-yaml';
 import { ChartMirrorError } from '../errors.js';
-import { formatFloat, goJsonFloat64 } from '../util/gojson.js';
+import { goParseFloat, goParseInt0, goParseUint0, formatFloat, parseDigits } from '../helmcompat/gostrconv.js';
+import { daysIn } from '../helmcompat/gotime.js';
+import { goJsonFloat64 } from '../util/gojson.js';
 
 // ---------------------------------------------------------------------------------------------
 // Values
@@ -289,57 +291,6 @@ for (const [v, tag, list] of [
 
 const YAML_STYLE_FLOAT = /^[-+]?(\.[0-9]+|[0-9]+(\.[0-9]*)?)([eE][-+]?[0-9]+)?$/;
 
-/** Go strconv.ParseInt/ParseUint digits in a base; undefined on syntax error. */
-function parseDigits(s: string, base: number): bigint | undefined {
-  if (s === '') return undefined;
-  const valid = base === 16 ? /^[0-9a-fA-F]+$/ : base === 8 ? /^[0-7]+$/ : base === 2 ? /^[01]+$/ : /^[0-9]+$/;
-  if (!valid.test(s)) return undefined;
-  const prefix = base === 16 ? '0x' : base === 8 ? '0o' : base === 2 ? '0b' : '';
-  return BigInt(prefix + s);
-}
-
-/** Go strconv.ParseInt(s, 0, 64) (base prefixes 0x 0o 0b and leading-0 octal, optional sign). */
-function goParseInt0(s: string): bigint | undefined {
-  let neg = false;
-  let t = s;
-  if (t[0] === '+' || t[0] === '-') {
-    neg = t[0] === '-';
-    t = t.slice(1);
-  }
-  const v = parseBase0(t);
-  if (v === undefined) return undefined;
-  const r = neg ? -v : v;
-  return r < INT64_MIN || r > INT64_MAX ? undefined : r;
-}
-
-/** Go strconv.ParseUint(s, 0, 64): no sign allowed. */
-function goParseUint0(s: string): bigint | undefined {
-  const v = parseBase0(s);
-  return v === undefined || v > UINT64_MAX ? undefined : v;
-}
-
-function parseBase0(t: string): bigint | undefined {
-  if (t.length >= 2 && t[0] === '0') {
-    const p = t[1].toLowerCase();
-    if (p === 'x') return parseDigits(t.slice(2), 16);
-    if (p === 'o') return parseDigits(t.slice(2), 8);
-    if (p === 'b') return parseDigits(t.slice(2), 2);
-    return parseDigits(t.slice(1), 8);
-  }
-  return parseDigits(t, 10);
-}
-
-/** Go strconv.ParseFloat(s, 64) for decimal input; undefined on error (including overflow). */
-function goParseFloat(s: string): number | undefined {
-  // Decimal forms with optional '_' between digits (Go float literal syntax); hex floats and
-  // inf/nan spellings never reach here (they don't start with '.' or pass the YAML regexp).
-  if (!/^[-+]?(?:[0-9](?:_?[0-9])*)?(?:\.(?:[0-9](?:_?[0-9])*)?)?(?:[eE][-+]?[0-9](?:_?[0-9])*)?$/.test(s)) return undefined;
-  const t = s.replace(/_/g, '');
-  if (!/[0-9]/.test(t.replace(/[eE].*$/, ''))) return undefined;
-  const v = Number(t);
-  return Number.isFinite(v) ? v : undefined;
-}
-
 const TIMESTAMP_RES = [
   /^(\d{4})-(\d{1,2})-(\d{1,2})[Tt](\d{1,2}):(\d{1,2}):(\d{1,2})(?:[.,]\d+)?(?:Z|[+-]\d{2}:\d{2})$/,
   /^(\d{4})-(\d{1,2})-(\d{1,2}) (\d{1,2}):(\d{1,2}):(\d{1,2})(?:[.,]\d+)?$/,
@@ -358,11 +309,6 @@ function isTimestamp(s: string): boolean {
     return true;
   }
   return false;
-}
-
-export function daysIn(month: number, year: number): number {
-  if (month === 2) return (year % 4 === 0 && year % 100 !== 0) || year % 400 === 0 ? 29 : 28;
-  return [31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31][month - 1];
 }
 
 /** goyaml v2 `resolve(tag, in)`: the resolved tag and value. */
