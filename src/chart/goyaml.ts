@@ -11,9 +11,9 @@
  */
 import yaml from 'js-yaml';
 import { ChartMirrorError } from '../errors.js';
-import { goParseFloat, goParseInt0, goParseUint0, formatFloat, parseDigits } from '../helmcompat/gostrconv.js';
+import { goJsonFloat64 } from '../helmcompat/gojson.js';
+import { formatFloat, goParseFloat, goParseInt0, goParseUint0, parseDigits } from '../helmcompat/gostrconv.js';
 import { daysIn } from '../helmcompat/gotime.js';
-import { goJsonFloat64 } from '../util/gojson.js';
 
 // ---------------------------------------------------------------------------------------------
 // Values

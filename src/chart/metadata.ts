@@ -7,11 +7,11 @@
  * same apart from v4 rejecting the names "." and ".."), Go 1.23/1.25 encoding/json.
  */
 import { ChartMirrorError } from '../errors.js';
+import { compareUtf8, goJsonString, goMarshal } from '../helmcompat/gojson.js';
 import { pathBase } from '../helmcompat/gopath.js';
 import { goQuote } from '../helmcompat/gostrconv.js';
 import { isGoRfc3339 } from '../helmcompat/gotime.js';
 import { goIsPrint, goIsSpace } from '../helmcompat/gounicode.js';
-import { compareUtf8, goJsonString, goMarshal } from '../util/gojson.js';
 import { defineOwn, valueToJson, yamlToJson, JsonNumber, type GoField, type GoType, type JsonValue } from './goyaml.js';
 import { isLenientSemver } from './semver.js';
 

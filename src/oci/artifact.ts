@@ -6,10 +6,10 @@
  */
 import type { LoadedChart } from '../chart/archive.js';
 import { configJson, type ChartMetadata } from '../chart/metadata.js';
+import { goJsonString, goMarshal } from '../helmcompat/gojson.js';
 import { daysIn, formatRfc3339Utc } from '../helmcompat/gotime.js';
 import { goTrimSpace } from '../helmcompat/gounicode.js';
 import { sha256Digest } from '../util/digest.js';
-import { goJsonString, goMarshal } from '../util/gojson.js';
 import type { Descriptor } from './descriptor.js';
 import {
   ANNOTATION_AUTHORS,

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { compareUtf8, goJsonFloat64, goJsonString, goMarshal } from '../../src/util/gojson.js';
+import { compareUtf8, goJsonFloat64, goJsonString, goMarshal } from '../../src/helmcompat/gojson.js';
 
 describe('goJsonString (Go encoding/json with HTML escaping)', () => {
   it('escapes < > & and U+2028/U+2029 as \\u escapes', () => {

@@ -1,8 +1,10 @@
 /**
- * Go `encoding/json` output, byte for byte: Helm's config blob and the OCI manifest are Go
- * `json.Marshal` output, and their digests are what a registry (and `helm push`) records.
+ * Go `encoding/json` Marshal output, byte for byte (encode.go: appendString with HTML
+ * escaping, floatEncoder, map keys sorted by their bytes; Go 1.23 / 1.25 as in Helm 3.17.3 /
+ * 4.1.4). Helm's config blob and the OCI manifest are `json.Marshal` output, and their digests
+ * are what a registry (and `helm push`) records; JSON.stringify escapes and orders differently.
  */
-import { formatFloat } from '../helmcompat/gostrconv.js';
+import { formatFloat } from './gostrconv.js';
 
 const HEX = '0123456789abcdef';
 
