@@ -16,6 +16,7 @@ import { createGunzip, createInflateRaw } from 'node:zlib';
 import { ChartMirrorError } from '../errors.js';
 import { filepathExt, pathClean } from '../helmcompat/gopath.js';
 import { detectContentType } from '../helmcompat/gosniff.js';
+import { yamlSourceText } from '../helmcompat/goyaml.js';
 import { checkLockYaml, checkValuesYaml, decodeInto, validateMetadata, type ChartMetadata } from './metadata.js';
 
 export interface LoadedChart {
@@ -566,14 +567,9 @@ async function readArchiveFiles(tgz: Uint8Array): Promise<BufferedFile[]> {
 // LoadFiles
 
 function yamlText(data: Buffer, what: string): string {
-  // libyaml reads UTF-16 with a BOM, and UTF-8 (one leading BOM skipped).
-  if (data.length >= 2 && data[0] === 0xff && data[1] === 0xfe) return new TextDecoder('utf-16le').decode(data);
-  if (data.length >= 2 && data[0] === 0xfe && data[1] === 0xff) return new TextDecoder('utf-16be').decode(data);
-  try {
-    return new TextDecoder('utf-8', { fatal: true }).decode(data);
-  } catch {
-    throw chartError(`cannot load ${what}: error converting YAML to JSON: yaml: invalid UTF-8`);
-  }
+  const text = yamlSourceText(data);
+  if (text === undefined) throw chartError(`cannot load ${what}: error converting YAML to JSON: yaml: invalid UTF-8`);
+  return text;
 }
 
 interface Loaded {

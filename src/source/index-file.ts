@@ -1,6 +1,6 @@
 import { ChartMirrorError } from '../errors.js';
-import { parseGoYamlFast } from '../chart/goyaml.js';
 import { validateMetadata, type ChartMetadata, type Dependency, type Maintainer } from '../chart/metadata.js';
+import { parseGoYamlFast } from '../helmcompat/goyaml.js';
 import { formatFloat } from '../helmcompat/gostrconv.js';
 import { normaliseIndexDigest } from '../util/digest.js';
 
