@@ -14,9 +14,9 @@ import { pathBase } from '../helmcompat/gopath.js';
 import { goQuote } from '../helmcompat/gostrconv.js';
 import type { GoField, GoType } from '../helmcompat/gotype.js';
 import { goIsPrint, goIsSpace } from '../helmcompat/gounicode.js';
+import { isLenientSemver } from '../helmcompat/semver.js';
 import { unmarshalValue, unmarshalYaml } from '../helmcompat/sigsyaml.js';
 import { splitYamlDocuments, YamlReaderError } from '../helmcompat/yamlreader.js';
-import { isLenientSemver } from './semver.js';
 
 export interface Maintainer {
   name?: string;
