@@ -1,7 +1,8 @@
 /**
  * sigs.k8s.io/yaml `Unmarshal` (yaml.go: yamlToJSONTarget, convertToJSONableObject, then
  * jsonUnmarshal; fields.go: its copy of encoding/json's field lookup), v1.4.0 in Helm 3.17.3
- * and v1.6.0 in Helm 4.1.4, the same code apart from the goyaml v2 copy it imports.
+ * and v1.6.0 in Helm 4.1.4 (which imports another goyaml v2 copy and wraps errors with %w;
+ * the messages are the same).
  *
  * goyaml decodes the YAML into interface{}; the conversion to JSON is guided by the Go target
  * type: a number or bool bound for a string field becomes a string (`1.10` → "1.1", `yes` →
