@@ -1,15 +1,22 @@
 /**
- * Helm's chart `Metadata`: decoding (sigs.k8s.io/yaml + Go encoding/json into the struct),
- * `Validate()` (which sanitises strings in place), and the compact `json.Marshal(*Metadata)`
- * that becomes the OCI config blob.
+ * Helm's chart `Metadata`: the Go struct types and how the loader decodes Chart.yaml,
+ * requirements.yaml, the lock files and values.yaml into them (through sigs.k8s.io/yaml, see
+ * src/helmcompat/sigsyaml.ts), `Validate()` (which sanitises strings in place), and the
+ * compact `json.Marshal(*Metadata)` that becomes the OCI config blob.
  *
- * Sources: pkg/chart/metadata.go and dependency.go at v3.17.3, pkg/chart/v2/ at v4.1.4 (the
- * same apart from v4 rejecting the names "." and ".."), Go 1.23/1.25 encoding/json.
+ * Sources: pkg/chart/metadata.go, dependency.go and loader/load.go at v3.17.3, pkg/chart/v2/
+ * at v4.1.4 (the same apart from v4 rejecting the names "." and ".." and reading every
+ * values.yaml document).
  */
 import { ChartMirrorError } from '../errors.js';
-import { compareUtf8, goJsonString, goMarshal } from '../util/gojson.js';
-import { defineOwn, valueToJson, yamlToJson, JsonNumber, type GoField, type GoType, type JsonValue } from './goyaml.js';
-import { isLenientSemver } from './semver.js';
+import { goJsonString, goMarshal } from '../helmcompat/gojson.js';
+import { pathBase } from '../helmcompat/gopath.js';
+import { goQuote } from '../helmcompat/gostrconv.js';
+import type { GoField, GoType } from '../helmcompat/gotype.js';
+import { goIsPrint, goIsSpace } from '../helmcompat/gounicode.js';
+import { isLenientSemver } from '../helmcompat/semver.js';
+import { unmarshalValue, unmarshalYaml } from '../helmcompat/sigsyaml.js';
+import { splitYamlDocuments, YamlReaderError } from '../helmcompat/yamlreader.js';
 
 export interface Maintainer {
   name?: string;
@@ -62,12 +69,14 @@ const field = (json: string, type: GoType, prop = json): GoField => ({ json, pro
 
 const MAINTAINER: GoType = {
   kind: 'struct',
+  pkg: 'chart',
   name: 'Maintainer',
   fields: [field('name', STRING), field('email', STRING), field('url', STRING)],
 };
 
 const DEPENDENCY: GoType = {
   kind: 'struct',
+  pkg: 'chart',
   name: 'Dependency',
   fields: [
     field('name', STRING),
@@ -83,6 +92,7 @@ const DEPENDENCY: GoType = {
 
 export const METADATA_TYPE: GoType = {
   kind: 'struct',
+  pkg: 'chart',
   name: 'Metadata',
   fields: [
     field('name', STRING),
@@ -107,6 +117,7 @@ export const METADATA_TYPE: GoType = {
 
 const LOCK_TYPE: GoType = {
   kind: 'struct',
+  pkg: 'chart',
   name: 'Lock',
   fields: [
     field('generated', { kind: 'time' }),
@@ -117,235 +128,8 @@ const LOCK_TYPE: GoType = {
 
 const VALUES_TYPE: GoType = { kind: 'map', elem: ANY };
 
-function goTypeName(t: GoType): string {
-  switch (t.kind) {
-    case 'string':
-    case 'bool':
-      return t.kind;
-    case 'any':
-      return 'interface {}';
-    case 'time':
-      return 'time.Time';
-    case 'struct':
-      return 'chart.' + t.name;
-    case 'slice':
-      return '[]' + goTypeName(t.elem);
-    case 'map':
-      return 'map[string]' + goTypeName(t.elem);
-    case 'ptr':
-      return '*' + goTypeName(t.elem);
-  }
-}
-
-// ---------------------------------------------------------------------------------------------
-// encoding/json decoding into existing Go values
-
-class DecodeError extends Error {}
-
-function jsonKind(j: JsonValue): string {
-  if (j === null) return 'null';
-  if (typeof j === 'string') return 'string';
-  if (typeof j === 'boolean') return 'bool';
-  if (j instanceof JsonNumber) return 'number';
-  if (Array.isArray(j)) return 'array';
-  return 'object';
-}
-
-interface Ctx {
-  struct?: string;
-  path: string[];
-}
-
-function typeError(j: JsonValue, t: GoType, ctx: Ctx): never {
-  const where = ctx.struct ? `Go struct field ${ctx.struct}.${ctx.path.join('.')}` : 'Go value';
-  throw new DecodeError(`json: cannot unmarshal ${jsonKind(j)} into ${where} of type ${goTypeName(t)}`);
-}
-
-/** Go 1.21+ encoding/json name folding (foldRune: smallest rune of the SimpleFold orbit), for ASCII field names. */
-function jsonFoldEqual(name: string, key: string): boolean {
-  let j = 0;
-  for (let i = 0; i < name.length; i++) {
-    if (j >= key.length) return false;
-    const c = key.codePointAt(j)!;
-    j += c > 0xffff ? 2 : 1;
-    let f: string;
-    if (c < 0x80) f = String.fromCharCode(c).toUpperCase();
-    else if (c === 0x17f) f = 'S'; // ſ folds with s (smallest rune of its SimpleFold orbit)
-    else if (c === 0x212a) f = 'K'; // Kelvin sign folds with k
-    else return false; // no other non-ASCII rune folds onto an ASCII letter (not ı, not İ)
-    if (f !== name[i].toUpperCase()) return false;
-  }
-  return j === key.length;
-}
-
-function jsonField(t: Extract<GoType, { kind: 'struct' }>, key: string): GoField | undefined {
-  return t.fields.find((f) => f.json === key) ?? t.fields.find((f) => jsonFoldEqual(f.json, key));
-}
-
-function sortedKeys(m: Map<string, JsonValue>): string[] {
-  return [...m.keys()].sort(compareUtf8);
-}
-
-/** Hidden capacity and stale elements of a decoded slice (encoding/json reuses them). */
-const SLICE_CAP = new WeakMap<unknown[], { cap: number; spare: unknown[] }>();
-
-// Go runtime size classes (bytes), for append growth.
-const SIZE_CLASSES = [
-  0, 8, 16, 24, 32, 48, 64, 80, 96, 112, 128, 144, 160, 176, 192, 208, 224, 240, 256, 288, 320, 352, 384, 416, 448, 480, 512, 576, 640, 704, 768, 896,
-  1024, 1152, 1280, 1408, 1536, 1792, 2048, 2304, 2688, 3072, 3200, 3456, 4096, 4864, 5376, 6144, 6528, 6784, 6912, 8192, 9472, 9728, 10240, 10880, 12288,
-  13568, 14336, 16384, 18432, 19072, 20480, 21760, 24576, 27264, 28672, 32768,
-];
-
-/** runtime.growslice capacity for one more element (pointerful element types). */
-function grownCap(oldCap: number, elemSize: number): number {
-  const newLen = oldCap + 1;
-  let newCap: number;
-  if (newLen > 2 * oldCap) newCap = newLen;
-  else if (oldCap < 256) newCap = 2 * oldCap;
-  else {
-    newCap = oldCap;
-    while (newCap < newLen) newCap += (newCap + 3 * 256) >> 2;
-  }
-  const size = newCap * elemSize;
-  let mem: number;
-  if (size <= 32768 - 8) {
-    const req = size > 512 ? size + 8 : size; // malloc header for objects with pointers
-    mem = SIZE_CLASSES.find((c) => c >= req)! - (req - size);
-  } else {
-    mem = Math.ceil(size / 8192) * 8192;
-  }
-  return Math.floor(mem / elemSize);
-}
-
-function zeroOf(t: GoType): unknown {
-  switch (t.kind) {
-    case 'string':
-      return '';
-    case 'bool':
-      return false;
-    case 'struct':
-      return {};
-    default:
-      return null;
-  }
-}
-
-function jsonToAny(j: JsonValue): unknown {
-  if (j === null || typeof j !== 'object') return j;
-  if (j instanceof JsonNumber) return Number(j.text); // float64
-  if (Array.isArray(j)) return j.map(jsonToAny);
-  const o: Record<string, unknown> = {};
-  for (const [k, v] of j) defineOwn(o, k, jsonToAny(v));
-  return o;
-}
-
-function decodeValue(j: JsonValue, t: GoType, cur: unknown, ctx: Ctx): unknown {
-  switch (t.kind) {
-    case 'string':
-      if (j === null) return cur;
-      if (typeof j !== 'string') typeError(j, t, ctx);
-      return j;
-    case 'bool':
-      if (j === null) return cur;
-      if (typeof j !== 'boolean') typeError(j, t, ctx);
-      return j;
-    case 'any':
-      return jsonToAny(j);
-    case 'time':
-      if (j === null) return cur;
-      if (typeof j !== 'string') throw new DecodeError('Time.UnmarshalJSON: input is not a JSON string');
-      if (!isGoRfc3339(j)) throw new DecodeError(`parsing time ${goQuote(j)} as "2006-01-02T15:04:05Z07:00": cannot parse`);
-      return j;
-    case 'ptr':
-      if (j === null) return null;
-      return decodeValue(j, t.elem, cur ?? zeroOf(t.elem), ctx);
-    case 'struct': {
-      if (j === null) return cur;
-      if (!(j instanceof Map)) typeError(j, t, ctx);
-      const obj = (cur ?? {}) as Record<string, unknown>;
-      for (const k of sortedKeys(j)) {
-        const f = jsonField(t, k);
-        if (!f) continue;
-        const sub: Ctx = { struct: t.name, path: [...ctx.path, f.json] };
-        obj[f.prop] = decodeValue(j.get(k)!, f.type, obj[f.prop], sub);
-      }
-      return obj;
-    }
-    case 'map': {
-      if (j === null) return undefined;
-      if (!(j instanceof Map)) typeError(j, t, ctx);
-      const m = (cur ?? {}) as Record<string, unknown>;
-      for (const k of sortedKeys(j)) defineOwn(m, k, decodeValue(j.get(k)!, t.elem, zeroOf(t.elem), ctx));
-      return m;
-    }
-    case 'slice': {
-      if (j === null) return undefined;
-      if (!Array.isArray(j)) typeError(j, t, ctx);
-      return decodeSlice(j, t, cur as unknown[] | undefined, ctx);
-    }
-  }
-}
-
-/**
- * encoding/json into an existing slice: elements are decoded INTO what is already there
- * (pointers are followed, so a second document merges into earlier structs), the length is
- * reset, and capacity left over from before keeps its stale elements.
- */
-function decodeSlice(j: JsonValue[], t: Extract<GoType, { kind: 'slice' }>, cur: unknown[] | undefined, ctx: Ctx): unknown[] {
-  let len = cur?.length ?? 0;
-  const info = cur ? SLICE_CAP.get(cur) : undefined;
-  let cap = cur ? (info?.cap ?? cur.length) : 0;
-  let backing: unknown[] = cur ? [...cur, ...(info?.spare ?? [])] : [];
-  let i = 0;
-  for (const e of j) {
-    if (i >= cap) {
-      const newCap = grownCap(cap, t.elemSize);
-      backing = backing.slice(0, len);
-      while (backing.length < newCap) backing.push(zeroOf(t.elem));
-      cap = newCap;
-    }
-    if (i >= len) len = i + 1;
-    backing[i] = decodeValue(e, t.elem, backing[i], ctx);
-    i++;
-  }
-  if (i < len) len = i;
-  const out = i === 0 ? [] : backing.slice(0, len);
-  SLICE_CAP.set(out, i === 0 ? { cap: 0, spare: [] } : { cap, spare: backing.slice(len, cap) });
-  return out;
-}
-
-/** time.Time.UnmarshalJSON's accepted forms (RFC 3339, Go's lenient fallback included). */
-function isGoRfc3339(s: string): boolean {
-  const m = /^(\d{4})-(\d{2})-(\d{2})T(\d{1,2}):(\d{2}):(\d{2})(?:[.,]\d+)?(?:Z|([+-])(\d{2}):(\d{2}))$/.exec(s);
-  if (!m) return false;
-  const [y, mo, d, h, mi, se] = m.slice(1, 7).map(Number);
-  if (mo < 1 || mo > 12 || d < 1 || d > daysInMonth(mo, y) || h > 23 || mi > 59 || se > 59) return false;
-  if (m[7] && (Number(m[8]) > 24 || Number(m[9]) > 60)) return false;
-  return true;
-}
-
-function daysInMonth(month: number, year: number): number {
-  if (month === 2) return (year % 4 === 0 && year % 100 !== 0) || year % 400 === 0 ? 29 : 28;
-  return [31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31][month - 1];
-}
-
 function chartError(msg: string, cause?: unknown): ChartMirrorError {
   return new ChartMirrorError('CHART', msg.split('\n')[0], cause === undefined ? {} : { cause });
-}
-
-/** sigs.k8s.io/yaml Unmarshal into an existing Go value of type `t` (top-level struct/map). */
-function unmarshalInto(target: Record<string, unknown>, t: GoType, yamlText: string, what: string, exactBreaks = false): Record<string, unknown> | undefined {
-  return jsonInto(target, t, yamlToJson(yamlText, t, `cannot load ${what}`, exactBreaks), what);
-}
-
-function jsonInto(target: Record<string, unknown>, t: GoType, j: JsonValue, what: string): Record<string, unknown> | undefined {
-  try {
-    if (j === null) return t.kind === 'map' ? undefined : target;
-    return decodeValue(j, t, target, { path: [] }) as Record<string, unknown>;
-  } catch (e) {
-    if (e instanceof DecodeError) throw chartError(`cannot load ${what}: error unmarshaling JSON: while decoding JSON: ${e.message}`, e);
-    throw e;
-  }
 }
 
 /**
@@ -357,7 +141,7 @@ function jsonInto(target: Record<string, unknown>, t: GoType, j: JsonValue, what
  * break to YAML 1.1 whose effect on content we do not reproduce) is refused.
  */
 export function decodeInto(md: ChartMetadata, yamlText: string, what: string): void {
-  unmarshalInto(md as Record<string, unknown>, METADATA_TYPE, yamlText, what, true);
+  unmarshalYaml(md as Record<string, unknown>, METADATA_TYPE, yamlText, `cannot load ${what}`, true);
 }
 
 /**
@@ -365,12 +149,12 @@ export function decodeInto(md: ChartMetadata, yamlText: string, what: string): v
  * JSON.parse): plain objects are maps, bigint an int, number a float64.
  */
 export function decodeValueInto(md: ChartMetadata, value: unknown, what: string): void {
-  jsonInto(md as Record<string, unknown>, METADATA_TYPE, valueToJson(value, METADATA_TYPE, `cannot load ${what}`), what);
+  unmarshalValue(md as Record<string, unknown>, METADATA_TYPE, value, `cannot load ${what}`);
 }
 
 /** Decode a Chart.lock / requirements.lock as Helm does (only success matters). */
 export function checkLockYaml(yamlText: string, what: string): void {
-  unmarshalInto({}, LOCK_TYPE, yamlText, what);
+  unmarshalYaml({}, LOCK_TYPE, yamlText, `cannot load ${what}`);
 }
 
 /**
@@ -379,108 +163,20 @@ export function checkLockYaml(yamlText: string, what: string): void {
  * after them) and decodes every document. A chart must satisfy both to be usable by both.
  */
 export function checkValuesYaml(yamlText: string): void {
-  const what = 'values.yaml';
-  unmarshalInto({}, VALUES_TYPE, yamlText, what);
-  for (const doc of splitYamlDocuments(yamlText, what)) unmarshalInto({}, VALUES_TYPE, doc, what);
-}
-
-/** k8s.io/apimachinery YAMLReader as Helm 4 uses it. */
-function splitYamlDocuments(text: string, what: string): string[] {
-  const docs: string[] = [];
-  let buf = '';
-  const lines = text.split('\n');
-  if (lines[lines.length - 1] === '') lines.pop();
-  for (const raw of lines) {
-    const line = raw.replace(/\r$/, '') + '\n';
-    if (line.startsWith('---')) {
-      const trimmed = line.slice(3).replace(/^[\s\u0085\u00a0]+|[\s\u0085\u00a0]+$/g, '');
-      if (trimmed.length > 0 && trimmed[0] !== '#') {
-        throw chartError(`cannot load ${what}: error reading yaml document: invalid Yaml document separator: ${trimmed}`);
-      }
-      if (buf.length) {
-        docs.push(buf);
-        buf = '';
-        continue;
-      }
-    }
-    buf += line;
+  const context = 'cannot load values.yaml';
+  unmarshalYaml({}, VALUES_TYPE, yamlText, context);
+  let docs: string[];
+  try {
+    docs = splitYamlDocuments(yamlText);
+  } catch (e) {
+    if (e instanceof YamlReaderError) throw chartError(`${context}: error reading yaml document: ${e.message}`, e);
+    throw e;
   }
-  if (buf.length) docs.push(buf);
-  return docs;
+  for (const doc of docs) unmarshalYaml({}, VALUES_TYPE, doc, context);
 }
 
 // ---------------------------------------------------------------------------------------------
 // Validate()
-
-// Unicode 15.0 (Go 1.23 and 1.25 tables) L|M|N|P|S ranges: "gap.len" base 36, gap from the
-// previous range's end. Generated from @unicode/unicode-15.0.0 so that the result does not
-// depend on the ICU version of the Node running us.
-const PRINT_RANGES_15 =
-  'x.2l,z.b,2.jt,3.5,5.6,2.0,2.j,2.b0,2.11,3.1d,3.2,2.1i,9.q,5.5,i.l,2.5b,2.1b,3.1m,3.2s,f.1m,3.1c,3.e,' +
-  '2.r,3.0,2.a,6.u,a.21,2.4g,2.7,3.1,3.l,2.6,2.0,4.3,3.8,3.1,3.3,9.0,5.1,2.4,3.o,3.2,2.5,5.1,3.l,2.6,2.' +
-  '1,2.1,2.1,3.0,2.4,5.1,3.2,4.0,8.3,2.0,8.g,b.2,2.8,2.2,2.l,2.6,2.1,2.4,3.9,2.2,2.2,3.0,g.3,3.b,8.6,2.' +
-  '2,2.7,3.1,3.l,2.6,2.1,2.4,3.8,3.1,3.2,8.2,5.1,2.4,3.h,b.1,2.5,4.2,2.3,4.1,2.0,2.1,4.1,4.2,4.b,5.4,4.' +
-  '2,2.3,3.0,7.0,f.k,6.c,2.2,2.m,2.f,3.8,2.2,2.3,8.1,2.2,3.0,3.3,3.9,8.l,2.2,2.m,2.9,2.4,3.8,2.2,2.3,8.' +
-  '1,7.1,2.3,3.9,2.2,d.c,2.2,2.1e,2.2,2.5,5.f,3.p,2.2,2.h,4.n,2.8,2.0,3.6,4.0,5.5,2.0,2.7,7.9,3.2,d.1l,' +
-  '5.s,12.1,2.0,2.4,2.n,2.0,2.m,3.4,2.0,2.6,2.9,3.3,x.1z,2.z,5.12,2.z,2.e,2.c,12.5h,2.0,6.0,3.ag,2.3,3.' +
-  '6,2.0,2.3,3.14,2.3,3.w,2.3,3.6,2.0,2.3,3.e,2.1k,2.3,3.1u,3.v,4.p,7.2d,3.5,3.hr,2.r,4.2g,8.l,a.n,a.j,' +
-  'd.c,2.2,2.1,d.2l,3.9,7.9,7.d,2.a,7.2g,8.16,6.1x,b.u,2.b,5.b,5.0,4.15,3.4,c.17,5.p,7.a,4.1p,3.1s,2.s,' +
-  '3.a,7.9,7.d,3.u,1e.24,4.1a,2.37,9.1n,4.e,4.1n,8.16,3.a,9.16,6.et,3.5,3.11,3.5,3.7,2.0,2.0,2.0,2.u,3.' +
-  '1g,2.e,2.d,3.5,2.i,3.2,2.8,i.n,9.1a,i.1,3.q,2.c,4.w,g.w,g.3v,5.ie,q.a,m.1eb,3.v,2.9o,6.18,2.0,6.0,3.' +
-  '1j,8.1,f.n,a.6,2.6,2.6,2.6,2.6,2.6,2.6,2.6,2.3h,z.p,2.2g,d.5x,r.b,6.1q,2.2d,3.2u,6.16,2.2l,2.2b,d.1a' +
-  ',2.mlo,4.1i,a.9n,l.53,9.5m,6.1,2.0,2.4,p.1m,4.9,7.1j,9.1x,9.b,7.37,c.t,4.25,2.a,5.w,2.1i,a.d,3.9,3.2' +
-  'u,p.r,b.5,3.5,3.5,a.6,2.6,2.1n,5.3h,3.9,7.8mb,d.m,5.1c,6it.a5,3.2x,13.6,d.4,6.p,2.4,2.0,2.1,2.1,2.3g' +
-  ',h.cc,3.1h,8.0,x.15,7.1e,2.i,2.3,5.4,2.3q,5.59,4.5,3.5,3.5,3.2,4.6,2.6,e.1,3.b,2.p,2.i,2.1,2.e,3.d,z' +
-  '.3e,6.2,5.18,4.2f,2.c,4.0,1c.19,3n.s,4.1c,g.r,5.z,a.t,6.16,6.t,2.10,5.d,17.4d,3.9,7.z,5.z,5.13,9.1f,' +
-  'c.b,2.e,2.6,2.1,2.a,2.e,2.6,2.1,1w.8m,a.l,b.7,p.5,2.15,2.8,1y.5,3.0,2.17,2.1,4.0,3.m,2.1z,9.8,1d.i,2' +
-  '.1,6.w,4.q,6.0,1t.1j,5.j,3.1d,2.1,6.7,2.2,2.s,3.2,5.9,8.8,8.1r,x.12,5.b,a.1h,4.s,3.q,6.p,8.3,d.6,29.' +
-  '20,1k.1e,e.1e,8.19,9.9,87.u,2.15,2.2,3.1,24.16,9.15,n.p,13.r,l.m,a.25,5.z,a.1p,2.4,e.o,8.9,7.1g,2.h,' +
-  '9.12,a.2n,2.j,c.h,2.1a,1r.6,2.0,2.3,2.e,2.a,7.1m,6.9,7.3,2.7,3.1,3.l,2.6,2.1,2.4,2.9,3.1,3.2,3.0,7.0' +
-  ',6.6,3.6,4.4,3w.2j,2.4,v.1z,9.9,4n.1h,3.11,z.1w,c.9,7.c,k.1l,7.9,1j.q,3.e,5.m,56.1n,2t.2a,d.7,3.0,3.' +
-  '7,2.1,2.t,2.1,3.b,a.9,1z.7,3.19,3.a,s.1z,9.2a,e.20,8.9,6v.8,2.18,2.d,b.s,4.v,3.l,2.d,22.6,2.1,2.17,4' +
-  '.0,2.1,2.8,9.9,7.5,2.1,2.10,2.1,2.5,8.9,8n.o,8.g,2.14,4.r,2f.0,g.1d,e.pm,2v.32,2.4,c.5f,219.2q,e.tr,' +
-  'h.l,33f.g6,6nu.fs,8.u,2.9,5.28,2.9,7.t,3.5,b.1x,b.9,2.6,2.k,6.i,j5.2i,2u.22,5.1k,8.g,1t.4,c.1,f.4qf,' +
-  '9.yd,17.8,6w8.3,2.6,2.1,2.82,g.0,u.2,3.0,f.3,9.az,1s5.2y,6.c,4.8,8.9,3.3,3mp.19,3.m,a.37,1p.6t,b.12,' +
-  '3.21,9.33,m.1x,3f.j,d.j,d.2e,a.o,3s.2c,2.1y,2.1,3.0,3.1,3.3,2.b,2.0,2.6,2.1s,2.3,3.7,2.6,2.r,2.3,2.4' +
-  ',2.0,4.6,2.9f,3.83,3.jh,g.4,2.e,up.u,7.5,5y.6,2.g,3.6,2.1,2.4,6.1p,y.0,35.18,4.d,3.9,5.1,8x.u,i.1l,6' +
-  '.0,cx.15,kn.6,2.3,2.1,2.e,2.5g,3.f,16.23,5.9,5.1,lu.1v,25.1o,5f.3,2.q,2.1,2.0,3.0,2.9,2.3,2.0,2.0,7.' +
-  '0,5.0,2.0,2.0,2.2,2.1,2.0,3.0,2.0,2.0,2.0,2.0,2.1,2.0,3.3,2.6,2.3,2.3,2.0,2.9,2.g,6.2,2.4,2.g,1h.1,7' +
-  'j.17,5.2r,d.e,3.e,2.e,2.10,b.4t,1l.s,e.17,5.8,8.1,f.5,4b.rb,5.g,4.c,4.3a,5.2m,7.b,5.0,g.b,5.1j,9.9,7' +
-  '.13,9.t,3.1,27.9f,d.d,3.c,4.8,8.19,2.6,9.d,5.8,8.8,8.42,2.1i,12.9,sn.wyn,x.37d,7.65,3.4g1,f.5rk,2e8.' +
-  'f1,15v.3t6,6.38f,f9e9.6n';
-
-const PRINT_RANGES: Uint32Array = (() => {
-  const parts = PRINT_RANGES_15.split(',');
-  const out = new Uint32Array(parts.length * 2);
-  let prev = 0;
-  parts.forEach((p, i) => {
-    const [gap, len] = p.split('.').map((x) => parseInt(x, 36));
-    const start = prev + gap;
-    out[2 * i] = start;
-    out[2 * i + 1] = start + len;
-    prev = start + len;
-  });
-  return out;
-})();
-
-/** Go unicode.IsPrint (minus U+0020, which IsSpace handles first). */
-function goIsGraphic(cp: number): boolean {
-  let lo = 0;
-  let hi = PRINT_RANGES.length / 2 - 1;
-  while (lo <= hi) {
-    const mid = (lo + hi) >> 1;
-    if (cp < PRINT_RANGES[2 * mid]) hi = mid - 1;
-    else if (cp > PRINT_RANGES[2 * mid + 1]) lo = mid + 1;
-    else return true;
-  }
-  return false;
-}
-
-/** Go unicode.IsSpace. */
-export function goIsSpace(cp: number): boolean {
-  if (cp <= 0xff) return cp === 0x20 || (cp >= 0x09 && cp <= 0x0d) || cp === 0x85 || cp === 0xa0;
-  return cp === 0x1680 || (cp >= 0x2000 && cp <= 0x200a) || cp === 0x2028 || cp === 0x2029 || cp === 0x202f || cp === 0x205f || cp === 0x3000;
-}
 
 /** Helm's sanitizeString: Unicode spaces → ' ', non-printable runes dropped. */
 export function sanitizeString(s: string): string {
@@ -489,36 +185,9 @@ export function sanitizeString(s: string): string {
     let cp = ch.codePointAt(0)!;
     if (cp >= 0xd800 && cp <= 0xdfff) cp = 0xfffd; // invalid UTF-8 reads as U+FFFD in Go
     if (goIsSpace(cp)) out += ' ';
-    else if (goIsGraphic(cp)) out += String.fromCodePoint(cp);
+    else if (goIsPrint(cp)) out += String.fromCodePoint(cp);
   }
   return out;
-}
-
-/** Go's %q, close enough for error messages. */
-export function goQuote(s: string): string {
-  let out = '"';
-  for (const ch of s) {
-    const cp = ch.codePointAt(0)!;
-    if (ch === '"' || ch === '\\') out += '\\' + ch;
-    else if (cp === 0x0a) out += '\\n';
-    else if (cp === 0x09) out += '\\t';
-    else if (cp === 0x0d) out += '\\r';
-    else if (cp < 0x20 || cp === 0x7f) out += '\\x' + cp.toString(16).padStart(2, '0');
-    else if (cp === 0x20 || goIsGraphic(cp)) out += ch;
-    else if (cp <= 0xffff) out += '\\u' + cp.toString(16).padStart(4, '0');
-    else out += '\\U' + cp.toString(16).padStart(8, '0');
-  }
-  return out + '"';
-}
-
-/** Go path.Base (filepath.Base on Linux). */
-function goPathBase(p: string): string {
-  if (p === '') return '.';
-  let s = p.replace(/\/+$/, '');
-  if (s === '') return '/';
-  const i = s.lastIndexOf('/');
-  if (i >= 0) s = s.slice(i + 1);
-  return s;
 }
 
 const ALIAS_RE = /^[a-zA-Z0-9_-]+$/;
@@ -550,7 +219,7 @@ export function validateMetadata(md: ChartMetadata): void {
   if (!md.apiVersion) invalid('chart.metadata.apiVersion is required');
   if (!md.name) invalid('chart.metadata.name is required');
   if (md.name === '.' || md.name === '..') invalid(`chart.metadata.name ${goQuote(md.name)} is not allowed`); // Helm 4
-  if (md.name !== goPathBase(md.name)) invalid(`chart.metadata.name ${goQuote(md.name)} is invalid`);
+  if (md.name !== pathBase(md.name)) invalid(`chart.metadata.name ${goQuote(md.name)} is invalid`);
   if (!md.version) invalid('chart.metadata.version is required');
   if (!isLenientSemver(md.version)) invalid(`chart.metadata.version ${goQuote(md.version)} is invalid`);
   if (md.type && md.type !== 'application' && md.type !== 'library') invalid('chart.metadata.type must be application or library');

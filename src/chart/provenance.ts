@@ -9,8 +9,8 @@
  * Failures throw ChartMirrorError('PROVENANCE', 'provenance: <check>: <why>'), one line.
  */
 import { ChartMirrorError, ConfigError } from '../errors.js';
+import { ClearSignError, decodeClearSigned, type ClearSigned } from '../helmcompat/clearsign.js';
 import { MessageBlockError, parseMessageBlock } from './provenance-body.js';
-import { ClearSignError, decodeClearSigned, type ClearSigned } from './provenance-clearsign.js';
 import { readSignaturePackets, SignatureCheckError, verifyDetached, type Signer } from './provenance-signature.js';
 import type { Keyring } from './provenance-keyring.js';
 

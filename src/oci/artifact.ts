@@ -6,8 +6,10 @@
  */
 import type { LoadedChart } from '../chart/archive.js';
 import { configJson, type ChartMetadata } from '../chart/metadata.js';
+import { goJsonString, goMarshal } from '../helmcompat/gojson.js';
+import { daysIn, formatRfc3339Utc } from '../helmcompat/gotime.js';
+import { goTrimSpace } from '../helmcompat/gounicode.js';
 import { sha256Digest } from '../util/digest.js';
-import { goJsonString, goMarshal } from '../util/gojson.js';
 import type { Descriptor } from './descriptor.js';
 import {
   ANNOTATION_AUTHORS,
@@ -37,12 +39,8 @@ export interface ChartArtifact {
   annotations: Record<string, string>;
 }
 
-// Go strings.TrimSpace trims unicode.IsSpace runes (JS \s would also trim U+FEFF).
-const GO_SPACE = '[\\t\\n\\v\\f\\r \\u0085\\u00a0\\u1680\\u2000-\\u200a\\u2028\\u2029\\u202f\\u205f\\u3000]';
-const GO_TRIM = new RegExp(`^${GO_SPACE}+|${GO_SPACE}+$`, 'g');
-
 function isBlank(s: string | undefined): boolean {
-  return s === undefined || s.replace(GO_TRIM, '') === '';
+  return s === undefined || goTrimSpace(s) === '';
 }
 
 /**
@@ -136,29 +134,16 @@ export function buildChartArtifact(input: {
   };
 }
 
-function pad(n: number, w: number): string {
-  return String(n).padStart(w, '0');
-}
-
 /**
- * Go `t.UTC().Format(time.RFC3339)`: whole seconds (the fraction is cut, towards the past for
- * times before 1970), UTC, `Z`. Years outside 0000–9999 are written as Go writes them.
+ * The `created` annotation for an instant, as Helm writes it: `t.UTC().Format(time.RFC3339)`
+ * (whole seconds, UTC, `Z`).
  */
 export function formatCreated(t: Date): string {
-  const ms = t.getTime();
-  if (Number.isNaN(ms)) throw new RangeError('formatCreated: invalid date');
-  const d = new Date(Math.floor(ms / 1000) * 1000);
-  const y = d.getUTCFullYear();
-  const year = y < 0 ? '-' + pad(-y, 4) : pad(y, 4);
-  return `${year}-${pad(d.getUTCMonth() + 1, 2)}-${pad(d.getUTCDate(), 2)}T${pad(d.getUTCHours(), 2)}:${pad(d.getUTCMinutes(), 2)}:${pad(d.getUTCSeconds(), 2)}Z`;
+  if (Number.isNaN(t.getTime())) throw new RangeError('formatCreated: invalid date');
+  return formatRfc3339Utc(t);
 }
 
 const RFC3339 = /^(\d{4})-(\d{2})-(\d{2})[Tt](\d{2}):(\d{2}):(\d{2})(?:\.(\d+))?(?:([Zz])|([+-])(\d{2}):(\d{2}))$/;
-
-function daysIn(month: number, year: number): number {
-  if (month === 2) return (year % 4 === 0 && year % 100 !== 0) || year % 400 === 0 ? 29 : 28;
-  return [31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31][month - 1];
-}
 
 /**
  * An index.yaml `created` (RFC 3339, any offset, any fraction) as formatCreated would write

@@ -1,7 +1,7 @@
 import semver from 'semver';
-import { isStrictSemver } from '../chart/semver.js';
 import type { Selection, VersionSelection } from '../config/load.js';
 import { ConfigError } from '../errors.js';
+import { isStrictSemver } from '../helmcompat/semver.js';
 
 export interface Candidate {
   version: string;

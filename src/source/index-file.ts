@@ -1,7 +1,7 @@
 import { ChartMirrorError } from '../errors.js';
-import { parseGoYamlFast } from '../chart/goyaml.js';
 import { validateMetadata, type ChartMetadata, type Dependency, type Maintainer } from '../chart/metadata.js';
-import { formatFloat } from '../util/gojson.js';
+import { parseGoYamlFast } from '../helmcompat/goyaml.js';
+import { formatFloat } from '../helmcompat/gostrconv.js';
 import { normaliseIndexDigest } from '../util/digest.js';
 
 /** One chart version as the index lists it, reduced to what mirroring needs. */

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { configJson, decodeInto, decodeValueInto, sanitizeString, validateMetadata, type ChartMetadata } from '../../src/chart/metadata.js';
-import { parseGoYaml } from '../../src/chart/goyaml.js';
 import { ChartMirrorError } from '../../src/errors.js';
+import { parseGoYaml } from '../../src/helmcompat/sigsyaml.js';
 
 function meta(...docs: string[]): ChartMetadata {
   const md: ChartMetadata = {};

@@ -4,7 +4,7 @@ import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { checkProvenance, loadKeyring, type Keyring, type ProvenanceInput } from '../../src/chart/provenance.js';
-import { decodeClearSigned } from '../../src/chart/provenance-clearsign.js';
+import { decodeClearSigned } from '../../src/helmcompat/clearsign.js';
 import { HELM_TESTDATA, sha256Hex } from './helpers.js';
 
 const PROV = join(HELM_TESTDATA, 'provenance');

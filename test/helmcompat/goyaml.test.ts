@@ -1,9 +1,10 @@
 import { describe, expect, it } from 'vitest';
-import { parseGoYaml, yamlToJson, type GoType } from '../../src/chart/goyaml.js';
 import { configJson, decodeInto, type ChartMetadata } from '../../src/chart/metadata.js';
 import { ChartMirrorError } from '../../src/errors.js';
+import type { GoType } from '../../src/helmcompat/gotype.js';
+import { parseGoYaml, yamlToJson } from '../../src/helmcompat/sigsyaml.js';
 
-const STRING_FIELD: GoType = { kind: 'struct', name: 'T', fields: [{ json: 'v', prop: 'v', type: { kind: 'string' } }] };
+const STRING_FIELD: GoType = { kind: 'struct', pkg: 'main', name: 'T', fields: [{ json: 'v', prop: 'v', type: { kind: 'string' } }] };
 
 /** What a Go string field receives for `v: <scalar>`. */
 function asString(scalar: string): unknown {

@@ -1,6 +1,10 @@
 /**
- * YAML read the way Helm reads it: gopkg.in/yaml.v2 (YAML 1.1 resolution, decoding into
- * `interface{}`) and then sigs.k8s.io/yaml's YAML→JSON conversion.
+ * gopkg.in/yaml.v2 `Unmarshal(text, &interface{})`, the YAML 1.1 reader under Helm's
+ * sigs.k8s.io/yaml: v2.4.0 as forked into sigs.k8s.io/yaml/goyaml.v2 (sigs.k8s.io/yaml v1.4.0,
+ * Helm 3.17.3) and go.yaml.in/yaml/v2 v2.4.3 (sigs.k8s.io/yaml v1.6.0, Helm 4.1.4). Mirrored:
+ * decode.go (aliases, merges, excessive-aliasing limits, "last key wins"), resolve.go (plain
+ * scalar resolution, YAML 1.1 booleans, timestamps), and what libyaml's readerc.go and
+ * scannerc.go refuse (control characters, YAML 1.1's escapes, `%YAML` other than 1.1).
  *
  * js-yaml only does the syntax. Its `listener` hook wraps every scalar in a `GoScalar` that
  * remembers its style and tag, and every alias in an `AliasRef`; wrappers stringify to unique
@@ -11,7 +15,8 @@
  */
 import yaml from 'js-yaml';
 import { ChartMirrorError } from '../errors.js';
-import { formatFloat, goJsonFloat64 } from '../util/gojson.js';
+import { goParseFloat, goParseInt0, goParseUint0, parseDigits } from './gostrconv.js';
+import { daysIn } from './gotime.js';
 
 // ---------------------------------------------------------------------------------------------
 // Values
@@ -59,7 +64,8 @@ const TIMESTAMP = YAML_TAG + 'timestamp';
 const BINARY = YAML_TAG + 'binary';
 const MERGE = YAML_TAG + 'merge';
 
-class YamlError extends Error {}
+/** A goyaml (or sigs.k8s.io/yaml) error; the message is Go's, `yaml: ...`. */
+export class YamlError extends Error {}
 
 function fail(msg: string): never {
   throw new YamlError('yaml: ' + msg);
@@ -289,57 +295,6 @@ for (const [v, tag, list] of [
 
 const YAML_STYLE_FLOAT = /^[-+]?(\.[0-9]+|[0-9]+(\.[0-9]*)?)([eE][-+]?[0-9]+)?$/;
 
-/** Go strconv.ParseInt/ParseUint digits in a base; undefined on syntax error. */
-function parseDigits(s: string, base: number): bigint | undefined {
-  if (s === '') return undefined;
-  const valid = base === 16 ? /^[0-9a-fA-F]+$/ : base === 8 ? /^[0-7]+$/ : base === 2 ? /^[01]+$/ : /^[0-9]+$/;
-  if (!valid.test(s)) return undefined;
-  const prefix = base === 16 ? '0x' : base === 8 ? '0o' : base === 2 ? '0b' : '';
-  return BigInt(prefix + s);
-}
-
-/** Go strconv.ParseInt(s, 0, 64) (base prefixes 0x 0o 0b and leading-0 octal, optional sign). */
-function goParseInt0(s: string): bigint | undefined {
-  let neg = false;
-  let t = s;
-  if (t[0] === '+' || t[0] === '-') {
-    neg = t[0] === '-';
-    t = t.slice(1);
-  }
-  const v = parseBase0(t);
-  if (v === undefined) return undefined;
-  const r = neg ? -v : v;
-  return r < INT64_MIN || r > INT64_MAX ? undefined : r;
-}
-
-/** Go strconv.ParseUint(s, 0, 64): no sign allowed. */
-function goParseUint0(s: string): bigint | undefined {
-  const v = parseBase0(s);
-  return v === undefined || v > UINT64_MAX ? undefined : v;
-}
-
-function parseBase0(t: string): bigint | undefined {
-  if (t.length >= 2 && t[0] === '0') {
-    const p = t[1].toLowerCase();
-    if (p === 'x') return parseDigits(t.slice(2), 16);
-    if (p === 'o') return parseDigits(t.slice(2), 8);
-    if (p === 'b') return parseDigits(t.slice(2), 2);
-    return parseDigits(t.slice(1), 8);
-  }
-  return parseDigits(t, 10);
-}
-
-/** Go strconv.ParseFloat(s, 64) for decimal input; undefined on error (including overflow). */
-function goParseFloat(s: string): number | undefined {
-  // Decimal forms with optional '_' between digits (Go float literal syntax); hex floats and
-  // inf/nan spellings never reach here (they don't start with '.' or pass the YAML regexp).
-  if (!/^[-+]?(?:[0-9](?:_?[0-9])*)?(?:\.(?:[0-9](?:_?[0-9])*)?)?(?:[eE][-+]?[0-9](?:_?[0-9])*)?$/.test(s)) return undefined;
-  const t = s.replace(/_/g, '');
-  if (!/[0-9]/.test(t.replace(/[eE].*$/, ''))) return undefined;
-  const v = Number(t);
-  return Number.isFinite(v) ? v : undefined;
-}
-
 const TIMESTAMP_RES = [
   /^(\d{4})-(\d{1,2})-(\d{1,2})[Tt](\d{1,2}):(\d{1,2}):(\d{1,2})(?:[.,]\d+)?(?:Z|[+-]\d{2}:\d{2})$/,
   /^(\d{4})-(\d{1,2})-(\d{1,2}) (\d{1,2}):(\d{1,2}):(\d{1,2})(?:[.,]\d+)?$/,
@@ -358,11 +313,6 @@ function isTimestamp(s: string): boolean {
     return true;
   }
   return false;
-}
-
-export function daysIn(month: number, year: number): number {
-  if (month === 2) return (year % 4 === 0 && year % 100 !== 0) || year % 400 === 0 ? 29 : 28;
-  return [31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31][month - 1];
 }
 
 /** goyaml v2 `resolve(tag, in)`: the resolved tag and value. */
@@ -532,214 +482,29 @@ function normaliseBreaks(text: string, exactBreaks: boolean): string {
   return text.replace(/[\u0085\u2028\u2029]/g, '\n');
 }
 
-/** goyaml v2 `Unmarshal(text, &interface{})`; throws YamlError. */
-function decodeYaml(text: string, exactBreaks = false): GoValue {
+/**
+ * goyaml v2 `Unmarshal(text, &interface{})`; throws YamlError. `exactBreaks`: refuse raw
+ * U+2028/U+2029 (see normaliseBreaks).
+ */
+export function decodeYaml(text: string, exactBreaks = false): GoValue {
   const registry = new Registry();
   const raw = firstDocument(normaliseBreaks(text, exactBreaks), registry);
   return new Decoder(registry).decode(raw);
 }
 
-// ---------------------------------------------------------------------------------------------
-// sigs.k8s.io/yaml: YAML object → JSON-able object, guided by the Go target type
-
-/** The Go types Helm decodes into (enough of reflect for sigs.k8s.io/yaml + encoding/json). */
-export type GoType =
-  | { kind: 'string' }
-  | { kind: 'bool' }
-  | { kind: 'any' }
-  /** a json.Unmarshaler (time.Time): no coercion; must be an RFC 3339 JSON string */
-  | { kind: 'time' }
-  | { kind: 'struct'; name: string; fields: GoField[] }
-  | { kind: 'slice'; elem: GoType; elemSize: number }
-  | { kind: 'map'; elem: GoType }
-  | { kind: 'ptr'; elem: GoType };
-
-export interface GoField {
-  /** JSON name */
-  json: string;
-  /** JS property */
-  prop: string;
-  type: GoType;
-}
-
-/** A JSON number as Go's json.Marshal wrote it. */
-export class JsonNumber {
-  constructor(readonly text: string) {}
-}
-export type JsonValue = null | boolean | string | JsonNumber | JsonValue[] | JsonObject;
-export type JsonObject = Map<string, JsonValue>;
-
-/** sigs' `indirect()`: through pointers; an Unmarshaler stops coercion. */
-function indirect(t: GoType | null): GoType | null {
-  while (t && t.kind === 'ptr') t = t.elem;
-  return t && t.kind === 'time' ? null : t;
-}
-
-/** sigs.k8s.io/yaml key → string rules. */
-function sigsKeyString(k: GoKey): string {
-  if (typeof k === 'string') return k;
-  if (typeof k === 'bigint') {
-    if (k > INT64_MAX) fail(`unsupported map key of type: uint64, key: 0x${k.toString(16)}`);
-    return k.toString();
-  }
-  if (typeof k === 'number') {
-    const s = formatFloat(k, 32);
-    return s === '+Inf' ? '.inf' : s === '-Inf' ? '-.inf' : s === 'NaN' ? '.nan' : s;
-  }
-  if (typeof k === 'boolean') return k ? 'true' : 'false';
-  fail('unsupported map key of type: <nil>');
-}
-
 /**
- * sigs.k8s.io/yaml field lookup (its copy of old encoding/json folding): exact name first,
- * else ASCII case-insensitive, plus U+017F ſ for 's' and U+212A K for 'k'.
+ * The text libyaml reads from these bytes (readerc.go yaml_parser_determine_encoding):
+ * UTF-16 when a BOM says so, else UTF-8 with one leading BOM skipped; undefined when the
+ * bytes are not valid UTF-8.
  */
-export function sigsFieldFor(fields: GoField[], key: string): GoField | undefined {
-  let found: GoField | undefined;
-  for (const f of fields) {
-    if (f.json === key) return f;
-    if (!found && sigsEqualFold(f.json, key)) found = f;
-  }
-  return found;
-}
-
-function sigsEqualFold(name: string, key: string): boolean {
-  const special = /[kKsS]/.test(name);
-  let j = 0;
-  for (let i = 0; i < name.length; i++) {
-    if (j >= key.length) return false;
-    const sb = name[i];
-    const tc = key.codePointAt(j)!;
-    if (tc < 0x80) {
-      if (sb !== key[j] && (!/[A-Za-z]/.test(sb) || sb.toLowerCase() !== key[j].toLowerCase())) return false;
-      j++;
-      continue;
-    }
-    if (!special) return false;
-    const lower = sb.toLowerCase();
-    if (!((lower === 's' && tc === 0x17f) || (lower === 'k' && tc === 0x212a))) return false;
-    j += tc > 0xffff ? 2 : 1;
-  }
-  return j === key.length;
-}
-
-function toJsonScalar(v: null | boolean | string | bigint | number): JsonValue {
-  if (typeof v === 'bigint') return new JsonNumber(v.toString());
-  if (typeof v === 'number') {
-    if (!Number.isFinite(v)) fail(`json: unsupported value: ${formatFloat(v, 64)}`);
-    return new JsonNumber(goJsonFloat64(v));
-  }
-  return v;
-}
-
-function convert(v: GoValue, target: GoType | null): JsonValue {
-  const t = indirect(target);
-  if (v instanceof GoMap) {
-    const out: JsonObject = new Map();
-    for (const [k, val] of v.entries.values()) {
-      const ks = sigsKeyString(k);
-      let sub: GoType | null = null;
-      if (t?.kind === 'struct') sub = sigsFieldFor(t.fields, ks)?.type ?? null;
-      else if (t?.kind === 'map') sub = t.elem;
-      out.set(ks, convert(val, sub));
-    }
-    return out;
-  }
-  if (Array.isArray(v)) {
-    const elem = t?.kind === 'slice' ? t.elem : null;
-    return v.map((x) => convert(x, elem));
-  }
-  if (t?.kind === 'string' && v !== null && typeof v !== 'string') {
-    if (typeof v === 'bigint') return v.toString();
-    if (typeof v === 'number') return formatFloat(v, 32);
-    return v ? 'true' : 'false';
-  }
-  return toJsonScalar(v);
-}
-
-/** A one-line YAML error as a ChartMirrorError, or rethrow anything else. */
-function rethrow(e: unknown, prefix: string): never {
-  if (e instanceof YamlError || e instanceof RangeError) {
-    throw new ChartMirrorError('CHART', `${prefix}${e.message.split('\n')[0]}`, { cause: e });
-  }
-  throw e;
-}
-
-/**
- * sigs.k8s.io/yaml `yamlToJSONTarget`: goyaml decode, then the target-guided conversion
- * (numbers and bools become strings where the Go field is a string). The result is what
- * `json.Unmarshal` then sees. `exactBreaks`: refuse raw U+2028/U+2029 (see normaliseBreaks).
- * Throws ChartMirrorError('CHART', one line).
- */
-export function yamlToJson(text: string, target: GoType | null, what = '', exactBreaks = false): JsonValue {
+export function yamlSourceText(data: Uint8Array): string | undefined {
+  if (data.length >= 2 && data[0] === 0xff && data[1] === 0xfe) return new TextDecoder('utf-16le').decode(data);
+  if (data.length >= 2 && data[0] === 0xfe && data[1] === 0xff) return new TextDecoder('utf-16be').decode(data);
   try {
-    return convert(decodeYaml(text, exactBreaks), target);
-  } catch (e) {
-    rethrow(e, what ? `${what}: error converting YAML to JSON: ` : 'error converting YAML to JSON: ');
+    return new TextDecoder('utf-8', { fatal: true }).decode(data);
+  } catch {
+    return undefined;
   }
-}
-
-/**
- * The same conversion for a value that is already parsed (parseGoYaml output, or JSON.parse
- * output): plain objects are maps with string keys, bigint an int, number a float64.
- */
-export function valueToJson(value: unknown, target: GoType | null, what = ''): JsonValue {
-  try {
-    return convert(fromPlain(value), target);
-  } catch (e) {
-    rethrow(e, what ? `${what}: ` : '');
-  }
-}
-
-function fromPlain(v: unknown): GoValue {
-  if (v === null || v === undefined) return null;
-  if (Array.isArray(v)) return v.map(fromPlain);
-  switch (typeof v) {
-    case 'string':
-    case 'boolean':
-    case 'bigint':
-    case 'number':
-      return v;
-    case 'object': {
-      if (v instanceof Number) return v.valueOf();
-      if (v instanceof String) return v.valueOf();
-      const m = new GoMap();
-      for (const [k, x] of Object.entries(v as Record<string, unknown>)) m.set(k, fromPlain(x));
-      return m;
-    }
-    default:
-      fail(`unsupported value of type ${typeof v}`);
-  }
-}
-
-/**
- * Parse YAML as gopkg.in/yaml.v2 does into `interface{}`, with map keys turned into strings
- * the sigs.k8s.io/yaml way (ints in decimal, floats as float32 `%g`, bools; null and uint64
- * keys are errors). Maps become plain objects, ints bigint, floats number, timestamps strings;
- * only the first document is read. Throws ChartMirrorError('CHART', one line).
- */
-export function parseGoYaml(text: string): unknown {
-  try {
-    return toPlain(decodeYaml(text));
-  } catch (e) {
-    rethrow(e, '');
-  }
-}
-
-function toPlain(v: GoValue): unknown {
-  if (v instanceof GoMap) {
-    const o: Record<string, unknown> = {};
-    for (const [k, val] of v.entries.values()) defineOwn(o, sigsKeyString(k), toPlain(val));
-    return o;
-  }
-  if (Array.isArray(v)) return v.map(toPlain);
-  return v;
-}
-
-/** Set an own property, `__proto__` included. */
-export function defineOwn(o: Record<string, unknown>, k: string, v: unknown): void {
-  if (k === '__proto__') Object.defineProperty(o, k, { value: v, enumerable: true, writable: true, configurable: true });
-  else o[k] = v;
 }
 
 // ---------------------------------------------------------------------------------------------

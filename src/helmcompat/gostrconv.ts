@@ -1,133 +1,79 @@
 /**
- * Go `encoding/json` output, byte for byte: Helm's config blob and the OCI manifest are Go
- * `json.Marshal` output, and their digests are what a registry (and `helm push`) records.
- * Also Go's `strconv.FormatFloat` shortest formatting, which sigs.k8s.io/yaml uses to turn YAML
- * floats into strings (float32 precision) and which `json.Marshal` uses for float64.
+ * Go `strconv` (Go 1.23 builds Helm 3.17.3, Go 1.25 Helm 4.1.4), the parts Helm's YAML and
+ * JSON handling goes through:
+ * - `FormatFloat(v, 'g', -1, bits)` (ftoa.go, ftoaryu.go): sigs.k8s.io/yaml writes YAML floats
+ *   into string fields and map keys with it at float32 precision.
+ * - `ParseInt`/`ParseUint` with base 0 and `ParseFloat` (atoi.go, atof.go): goyaml v2's
+ *   resolve() decides int or float with them.
+ * - `Quote` (quote.go), as `%q` puts strings in Helm's error messages.
+ *
+ * JS has none of these: Number-to-String is float64 only and differs in the exponent form,
+ * and BigInt/Number parsing accept other syntaxes.
  */
+import { goIsPrint } from './gounicode.js';
 
-const HEX = '0123456789abcdef';
+const INT64_MAX = (1n << 63n) - 1n;
+const INT64_MIN = -(1n << 63n);
+const UINT64_MAX = (1n << 64n) - 1n;
 
-/**
- * A JSON string exactly as Go's encoder writes it with HTML escaping on (the default):
- * `<`, `>`, `&`, U+2028, U+2029 as `\u003c`…; `\b \f \n \r \t` short; other C0 as `\u00xx`
- * (lower-case hex); DEL as is. A lone surrogate (invalid UTF-8 in Go terms) becomes `\ufffd`.
- */
-export function goJsonString(s: string): string {
-  let out = '"';
-  let start = 0;
-  for (let i = 0; i < s.length; i++) {
-    const c = s.charCodeAt(i);
-    let rep: string | undefined;
-    if (c < 0x20 || c === 0x22 || c === 0x5c || c === 0x3c || c === 0x3e || c === 0x26) {
-      switch (c) {
-        case 0x22:
-          rep = '\\"';
-          break;
-        case 0x5c:
-          rep = '\\\\';
-          break;
-        case 0x08:
-          rep = '\\b';
-          break;
-        case 0x0c:
-          rep = '\\f';
-          break;
-        case 0x0a:
-          rep = '\\n';
-          break;
-        case 0x0d:
-          rep = '\\r';
-          break;
-        case 0x09:
-          rep = '\\t';
-          break;
-        default:
-          rep = '\\u00' + HEX[c >> 4] + HEX[c & 0xf];
-      }
-    } else if (c === 0x2028 || c === 0x2029) {
-      rep = c === 0x2028 ? '\\u2028' : '\\u2029';
-    } else if (c >= 0xd800 && c <= 0xdfff) {
-      const next = s.charCodeAt(i + 1);
-      if (c <= 0xdbff && next >= 0xdc00 && next <= 0xdfff) {
-        i++; // a valid pair: copied as is
-        continue;
-      }
-      rep = '\\ufffd';
-    }
-    if (rep !== undefined) {
-      out += s.slice(start, i) + rep;
-      start = i + 1;
-    }
-  }
-  return out + s.slice(start) + '"';
+// ---------------------------------------------------------------------------------------------
+// ParseInt, ParseUint, ParseFloat
+
+/** Go strconv.ParseInt/ParseUint digits in a base (no prefix, no sign); undefined on syntax error. */
+export function parseDigits(s: string, base: number): bigint | undefined {
+  if (s === '') return undefined;
+  const valid = base === 16 ? /^[0-9a-fA-F]+$/ : base === 8 ? /^[0-7]+$/ : base === 2 ? /^[01]+$/ : /^[0-9]+$/;
+  if (!valid.test(s)) return undefined;
+  const prefix = base === 16 ? '0x' : base === 8 ? '0o' : base === 2 ? '0b' : '';
+  return BigInt(prefix + s);
 }
 
-/** Compare two strings by their UTF-8 bytes (= code point order), as Go sorts map keys. */
-export function compareUtf8(a: string, b: string): number {
-  const n = Math.min(a.length, b.length);
-  for (let i = 0; i < n; i++) {
-    const x = a.charCodeAt(i);
-    const y = b.charCodeAt(i);
-    if (x === y) continue;
-    // Surrogates (U+10000 and up) sort after every BMP code point in UTF-8.
-    const xs = x >= 0xd800 && x <= 0xdfff;
-    const ys = y >= 0xd800 && y <= 0xdfff;
-    if (xs !== ys) return xs ? 1 : -1;
-    return x < y ? -1 : 1;
+/** Go strconv.ParseInt(s, 0, 64) (base prefixes 0x 0o 0b and leading-0 octal, optional sign). */
+export function goParseInt0(s: string): bigint | undefined {
+  let neg = false;
+  let t = s;
+  if (t[0] === '+' || t[0] === '-') {
+    neg = t[0] === '-';
+    t = t.slice(1);
   }
-  return a.length - b.length;
+  const v = parseBase0(t);
+  if (v === undefined) return undefined;
+  const r = neg ? -v : v;
+  return r < INT64_MIN || r > INT64_MAX ? undefined : r;
 }
 
-/** Keys of a plain object sorted as Go's `json.Marshal` sorts map keys. */
-export function goSortedKeys(obj: object): string[] {
-  return Object.keys(obj).sort(compareUtf8);
+/** Go strconv.ParseUint(s, 0, 64): no sign allowed. */
+export function goParseUint0(s: string): bigint | undefined {
+  const v = parseBase0(s);
+  return v === undefined || v > UINT64_MAX ? undefined : v;
+}
+
+function parseBase0(t: string): bigint | undefined {
+  if (t.length >= 2 && t[0] === '0') {
+    const p = t[1].toLowerCase();
+    if (p === 'x') return parseDigits(t.slice(2), 16);
+    if (p === 'o') return parseDigits(t.slice(2), 8);
+    if (p === 'b') return parseDigits(t.slice(2), 2);
+    return parseDigits(t.slice(1), 8);
+  }
+  return parseDigits(t, 10);
 }
 
 /**
- * Go `json.Marshal` of a value made of plain maps (objects), slices (arrays), strings, bools,
- * nil (null), float64 (number) and int64 (bigint). Object keys are sorted by UTF-8 bytes;
- * properties whose value is `undefined` are left out. NaN and ±Inf throw, as in Go.
+ * Go strconv.ParseFloat(s, 64) for decimal input; undefined on error (including overflow).
+ * Hex floats and the inf/nan spellings are not handled: goyaml's resolve() never passes them.
  */
-export function goMarshal(value: unknown): string {
-  if (value === null || value === undefined) return 'null';
-  switch (typeof value) {
-    case 'string':
-      return goJsonString(value);
-    case 'boolean':
-      return value ? 'true' : 'false';
-    case 'number':
-      return goJsonFloat64(value);
-    case 'bigint':
-      return value.toString();
-    case 'object':
-      break;
-    default:
-      throw new TypeError(`json: unsupported type: ${typeof value}`);
-  }
-  if (Array.isArray(value)) return '[' + value.map((v) => goMarshal(v)).join(',') + ']';
-  const obj = value as Record<string, unknown>;
-  const parts: string[] = [];
-  for (const k of goSortedKeys(obj)) {
-    const v = obj[k];
-    if (v === undefined) continue;
-    parts.push(goJsonString(k) + ':' + goMarshal(v));
-  }
-  return '{' + parts.join(',') + '}';
-}
-
-/**
- * A float64 as Go's JSON encoder writes it: shortest round-trip digits, `%f` style unless the
- * magnitude is < 1e-6 or >= 1e21, exponent without zero padding (`1e-7`, `1e+21`). That is
- * ECMAScript's Number-to-String, except that Go keeps the sign of negative zero.
- */
-export function goJsonFloat64(v: number): string {
-  if (!Number.isFinite(v)) throw new RangeError(`json: unsupported value: ${formatFloat(v, 64)}`);
-  if (v === 0) return Object.is(v, -0) ? '-0' : '0';
-  return String(v);
+export function goParseFloat(s: string): number | undefined {
+  // Decimal forms with optional '_' between digits (Go float literal syntax).
+  if (!/^[-+]?(?:[0-9](?:_?[0-9])*)?(?:\.(?:[0-9](?:_?[0-9])*)?)?(?:[eE][-+]?[0-9](?:_?[0-9])*)?$/.test(s)) return undefined;
+  const t = s.replace(/_/g, '');
+  if (!/[0-9]/.test(t.replace(/[eE].*$/, ''))) return undefined;
+  const v = Number(t);
+  return Number.isFinite(v) ? v : undefined;
 }
 
 // ---------------------------------------------------------------------------------------------
-// strconv.FormatFloat(v, 'g', -1, bitSize)
+// FormatFloat(v, 'g', -1, bitSize)
 
 interface Decimal {
   digits: string; // no leading or trailing zeros
@@ -291,4 +237,24 @@ export function formatFloat(v: number, bits: 32 | 64): string {
 /** Shortest float64 digits via the same algorithm (exported for cross-checking in tests). */
 export function shortestFloat64Digits(v: number): { digits: string; dp: number } {
   return shortestDecimal(v, 64);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Quote
+
+/** Go's %q (strconv.Quote), close enough for error messages. */
+export function goQuote(s: string): string {
+  let out = '"';
+  for (const ch of s) {
+    const cp = ch.codePointAt(0)!;
+    if (ch === '"' || ch === '\\') out += '\\' + ch;
+    else if (cp === 0x0a) out += '\\n';
+    else if (cp === 0x09) out += '\\t';
+    else if (cp === 0x0d) out += '\\r';
+    else if (cp < 0x20 || cp === 0x7f) out += '\\x' + cp.toString(16).padStart(2, '0');
+    else if (goIsPrint(cp)) out += ch;
+    else if (cp <= 0xffff) out += '\\u' + cp.toString(16).padStart(4, '0');
+    else out += '\\U' + cp.toString(16).padStart(8, '0');
+  }
+  return out + '"';
 }

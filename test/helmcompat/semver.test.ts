@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { isLenientSemver, isStrictSemver } from '../../src/chart/semver.js';
+import { isLenientSemver, isStrictSemver } from '../../src/helmcompat/semver.js';
 
 describe('isLenientSemver (Masterminds NewVersion, what Helm validates chart versions with)', () => {
   it.each(['1.2.3', 'v1.2.3', '1', '1.2', 'v1', '01.02.03', '1.2.3-alpha.1', '1.2.3-0.beta', '1.2.3+build.5', '1.2.3-rc.1+meta-x', '0.0.0', '18446744073709551615.0.0', '1.2.3-a-b--c'])(

@@ -1,7 +1,9 @@
 /**
  * Decoding of OpenPGP clear-signed messages exactly as Helm reads a .prov: the rules of
- * ProtonMail go-crypto `clearsign.Decode` (Helm v4), which accepts a subset of what
- * golang.org/x/crypto (Helm v3) accepts, so a message that passes here decodes in both.
+ * github.com/ProtonMail/go-crypto v1.3.0 `openpgp/clearsign` Decode and the `openpgp/armor`
+ * reader it uses (Helm 4.1.4), which accept a subset of what golang.org/x/crypto v0.36.0
+ * `openpgp/clearsign` accepts (Helm 3.17.3), so a message that passes here decodes in both.
+ * The error messages are chartmirror's, not Go's.
  *
  * Why not openpgp.js `readCleartextMessage`: it rebuilds the signed text from a JS string
  * (UTF-8 replacement of invalid bytes, different whitespace rules) and rejects headers Helm

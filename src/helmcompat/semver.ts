@@ -1,7 +1,9 @@
 /**
- * Masterminds/semver v3 version parsing as Helm uses it (v3.3.0 in Helm 3.17, v3.4.0 in Helm 4;
- * v3.4.0's default `CoerceNewVersion = true` keeps v3.3.0's NewVersion behaviour, and its
- * extra empty-identifier checks cannot trigger behind the regexp).
+ * github.com/Masterminds/semver/v3 `NewVersion` and `StrictNewVersion` (version.go), v3.3.0 in
+ * Helm 3.17.3 and v3.4.0 in Helm 4.1.4: v3.4.0's default `CoerceNewVersion = true` keeps
+ * v3.3.0's NewVersion behaviour, and its extra empty-identifier checks cannot trigger behind
+ * the regexp. Helm validates chart versions with NewVersion; node-semver's rules differ
+ * (`v1`, `1.2`, leading zeros).
  */
 
 // looseSemVerRegex: optional lower-case v, 1 to 3 numeric parts, then -pre and +meta.
