@@ -28,7 +28,7 @@ export const ReportItemSchema = z
     code: z
       .string()
       .optional()
-      .describe('Error code of a failure: INDEX, DOWNLOAD, DIGEST, CHART, PROVENANCE, REGISTRY, AUTH, TLS, NETWORK, CONFLICT, LAYOUT, ABORTED, INTERNAL.'),
+      .describe('Error code of a failure: INDEX, DOWNLOAD, DIGEST, CHART, PROVENANCE, REGISTRY, AUTH, TLS, NETWORK, CONFLICT, LAYOUT, MANIFEST, NOT_FOUND, ABORTED, INTERNAL.'),
     repository: z.string().optional().describe('Repository path in the target, e.g. mirror/nginx.'),
     tag: z.string().optional().describe('The tag: the version with + replaced by _.'),
     reference: z.string().optional().describe('Where it lives: oci://host/repo@sha256:… (or :tag when the digest is not known), oci-layout://… for layouts.'),

@@ -169,7 +169,7 @@ describe.skipIf(!haveBinaries('docker-registry', 'nginx'))('reports, map and pro
 
   it('the committed report schema is the one the code documents', async () => {
     const committed = JSON.parse(await readFile(join(REPO_ROOT, 'schema', 'report.schema.json'), 'utf8'));
-    // Regenerate: node --input-type=module -e "import('./dist/report/report-schema.js').then(m => process.stdout.write(JSON.stringify(m.reportJsonSchema(), null, 2) + '\n'))" > schema/report.schema.json
+    // Regenerate: npm run docs
     expect(committed).toEqual(reportJsonSchema());
   });
 
