@@ -23,6 +23,12 @@ export interface CopyOptions {
   mountFrom?: (desc: Descriptor) => string | undefined;
   /** Called once per node when it is at the destination. */
   onCopied?: (desc: Descriptor, how: PushResult['how'] | 'skipped') => void;
+  /**
+   * The caller has just looked (the tag is absent from the destination's tag list): do not ask
+   * again whether the root is there. Default false: manifests are always looked up, and a
+   * manifest that is there is skipped with everything under it.
+   */
+  skipRootCheck?: boolean;
 }
 
 export interface CopyResult {
@@ -70,7 +76,12 @@ export async function resolveRoot(src: ReadOnlyStore, reference: string, signal?
  * Copy the graph under `root` from `src` to `dst`. `root` may be a descriptor, a tag or a
  * digest in `src`; without one, the reference `src` was opened with (openStore) is used.
  */
-export async function copy(src: ReadOnlyStore, dst: Store, root?: Descriptor | string, opts: CopyOptions = {}): Promise<CopyResult> {
+export function copy(src: ReadOnlyStore, dst: Store, opts?: CopyOptions): Promise<CopyResult>;
+export function copy(src: ReadOnlyStore, dst: Store, root: Descriptor | string | undefined, opts?: CopyOptions): Promise<CopyResult>;
+export async function copy(src: ReadOnlyStore, dst: Store, rootOrOpts?: Descriptor | string | CopyOptions, maybeOpts?: CopyOptions): Promise<CopyResult> {
+  const isRoot = typeof rootOrOpts === 'string' || (rootOrOpts !== undefined && 'digest' in rootOrOpts);
+  const root = isRoot ? (rootOrOpts as Descriptor | string) : undefined;
+  const opts: CopyOptions = (isRoot ? maybeOpts : (rootOrOpts as CopyOptions | undefined)) ?? {};
   const { signal } = opts;
   const start = root ?? (src as { reference?: string }).reference;
   if (start === undefined) throw new ChartMirrorError('USAGE', `copy: name the root (a tag or digest in ${src.display})`);
@@ -112,11 +123,14 @@ export async function copy(src: ReadOnlyStore, dst: Store, root?: Descriptor | s
     }
     const work = (async () => {
       checkAborted();
-      if (desc.size >= threshold && (await dst.exists(desc, signal))) {
+      // Manifests are always looked up (one that is there is skipped with its whole graph);
+      // blobs only where asking costs less than sending (a small blob is sent again, deduplicated).
+      const ask = isManifest(desc) ? !(isRoot && opts.skipRootCheck) : desc.size >= threshold;
+      if (ask && (await dst.exists(desc, signal))) {
         // The destination holds it, and so (registries and layouts only accept a manifest
         // whose children they hold) everything under it.
-        if (isRoot && opts.tag) await tagRoot(desc, known);
-        count(desc, 'skipped');
+        const tagged = isRoot && opts.tag ? await tagRoot(desc, known) : undefined;
+        count(desc, tagged ?? 'skipped');
         return;
       }
       if (!isManifest(desc)) return transferBlob(desc);
@@ -135,13 +149,14 @@ export async function copy(src: ReadOnlyStore, dst: Store, root?: Descriptor | s
     return work;
   };
 
-  const tagRoot = async (desc: Descriptor, known?: Buffer) => {
+  /** Point the tag at a root the destination already holds; what it cost, if anything was sent. */
+  const tagRoot = async (desc: Descriptor, known?: Buffer): Promise<PushResult | undefined> => {
     if (canPushReference(dst) && isManifest(desc)) {
       const bytes = known ?? (await readManifest(desc));
-      await dst.pushReference(desc, bytes, opts.tag!, signal);
-      return;
+      return dst.pushReference(desc, bytes, opts.tag!, signal);
     }
     await dst.tag(desc, opts.tag!, signal);
+    return undefined;
   };
 
   const rootBytes = isManifest(rootDesc) ? await readManifest(rootDesc) : undefined;

@@ -214,14 +214,23 @@ export class OciLayout {
     return this.files.openBlob(desc.digest);
   }
 
+  private assertWritable(): void {
+    if (!this.writable) {
+      const what = this.files.kind === 'tar' ? 'a bundle (a tar) is read-only' : 'opened read-only';
+      throw new ChartMirrorError('LAYOUT', `${this.path}: ${what}`);
+    }
+  }
+
   /** Store a blob from a stream (verified); returns the bytes written. */
   async writeBlob(desc: Descriptor, stream: ContentStream): Promise<number> {
+    this.assertWritable();
     await this.ensureCreated();
     return (this.files as DirLayoutFiles).writeBlob(desc, stream);
   }
 
   /** Point `ref` at `desc` (replacing an older descriptor of that ref); persisted by a group commit. */
   async setRef(ref: string, desc: Descriptor, extra: Record<string, string> = {}): Promise<void> {
+    this.assertWritable();
     await this.ensureCreated();
     const entry: Descriptor = {
       mediaType: desc.mediaType || OCI_MANIFEST_MEDIA_TYPE,
@@ -236,6 +245,7 @@ export class OciLayout {
   }
 
   async removeRef(ref: string): Promise<void> {
+    this.assertWritable();
     const before = this.index.manifests.length;
     this.index.manifests = this.index.manifests.filter((m) => m?.annotations?.[ANNOTATION_REF_NAME] !== ref);
     if (this.index.manifests.length !== before) await this.flush();

@@ -8,6 +8,7 @@ import { ChartMirrorError } from '../errors.js';
 import type { Descriptor } from '../oci/descriptor.js';
 import { isDigest } from '../oci/reference.js';
 import type { ContentOpener, ContentStream } from './store.js';
+import { friendlyTransportError } from '../http/errors.js';
 
 /** Thrown for content that does not match its descriptor; `retryable`: a fresh read may be right. */
 function mismatch(what: string, desc: Descriptor, detail: string): ChartMirrorError {
@@ -15,14 +16,14 @@ function mismatch(what: string, desc: Descriptor, detail: string): ChartMirrorEr
 }
 
 /** A failure of the stream itself (a reset connection, an unreadable file), as one retryable line. */
-function readError(what: string, desc: Descriptor, e: unknown): ChartMirrorError {
+function readError(what: string, desc: Descriptor, e: unknown, received: number): ChartMirrorError {
   if (e instanceof ChartMirrorError) return e;
   const code = (e as { code?: unknown })?.code;
   if ((e as { name?: unknown })?.name === 'AbortError' || code === 'ABORT_ERR' || code === 'UND_ERR_ABORTED') {
     return new ChartMirrorError('ABORTED', `${what} ${desc.digest}: aborted`, { cause: e });
   }
-  const why = e instanceof Error ? e.message : String(e);
-  return new ChartMirrorError('NETWORK', `${what} ${desc.digest}: reading failed: ${why}${typeof code === 'string' && !why.includes(code) ? ` (${code})` : ''}`, {
+  const why = friendlyTransportError(e);
+  return new ChartMirrorError('NETWORK', `${what} ${desc.digest}: reading failed after ${received} of ${desc.size} bytes: ${why.text}`, {
     cause: e,
     retryable: true,
   });
@@ -40,7 +41,7 @@ export async function* verified(stream: ContentStream, desc: Descriptor, what = 
       try {
         r = await it.next();
       } catch (e) {
-        throw readError(what, desc, e);
+        throw readError(what, desc, e, size);
       }
       if (r.done) break;
       const chunk = r.value;

@@ -78,6 +78,13 @@ const FRIENDLY: Record<string, string> = {
   ERR_STREAM_PREMATURE_CLOSE: 'response body truncated',
 };
 
+/** A transport failure's error code in words ("connection reset"), when it is a known one. */
+export function friendlyTransportError(e: unknown): { text: string; retryable: boolean } {
+  const code = errCode(e);
+  const text = (code && FRIENDLY[code]) ?? (e instanceof Error ? e.message : String(e));
+  return { text: `${text}${code && !FRIENDLY[code] && !text.includes(code) ? ` (${code})` : ''}`, retryable: code ? RETRYABLE_NETWORK.has(code) : true };
+}
+
 /** Turn a transport failure (no HTTP response) into one line with a code. */
 export function transportError(e: unknown, method: string, url: string): ChartMirrorError {
   if (e instanceof ChartMirrorError) return e;

@@ -2,7 +2,7 @@ import { createServer, request as httpRequest, type IncomingMessage, type Server
 import type { AddressInfo, Socket } from 'node:net';
 import { onExit } from './cleanup.js';
 
-export type Fault = 'reset' | '503' | '429' | 'truncate' | 'slow' | 'stall';
+export type Fault = 'reset' | '503' | '429' | 'truncate' | 'corrupt' | 'slow' | 'stall';
 
 export interface FaultProxy {
   url: string;
@@ -22,13 +22,14 @@ export type FaultPlan = (req: { method: string; path: string; key: string; seen:
 /**
  * A scripted HTTP proxy for fault injection (the one place the tests use a fake server): it
  * forwards to a real upstream (nginx, the registry) and, per the plan, resets the connection,
- * answers 503 or 429 + Retry-After, truncates the body, or answers slowly. The Host header is
+ * answers 503 or 429 + Retry-After, truncates the body, corrupts it (same length, last byte
+ * flipped), or answers slowly. The Host header is
  * passed through, so the registry writes upload Locations that point back at the proxy.
  */
 export async function startFaultProxy(upstream: string, plan: FaultPlan, opts: { slowMs?: number; stallMs?: number } = {}): Promise<FaultProxy> {
   const up = new URL(upstream);
   const counts = new Map<string, number>();
-  const injected: Record<Fault, number> = { reset: 0, '503': 0, '429': 0, truncate: 0, slow: 0, stall: 0 };
+  const injected: Record<Fault, number> = { reset: 0, '503': 0, '429': 0, truncate: 0, corrupt: 0, slow: 0, stall: 0 };
   const log: Array<{ method: string; path: string; fault?: Fault; at: number }> = [];
   let index = 0;
   let current = plan;
@@ -67,6 +68,17 @@ export async function startFaultProxy(upstream: string, plan: FaultPlan, opts: {
               const body = Buffer.concat(chunks);
               res.write(body.subarray(0, Math.floor(body.length / 2)));
               setTimeout(() => res.socket?.destroy(), 10);
+            });
+            return;
+          }
+          if (fault === 'corrupt' && method === 'GET') {
+            // The promised length, with the last byte changed: a body that lies about its content.
+            const chunks: Buffer[] = [];
+            upRes.on('data', (c: Buffer) => chunks.push(c));
+            upRes.on('end', () => {
+              const body = Buffer.concat(chunks);
+              if (body.length) body[body.length - 1] = body[body.length - 1]! ^ 0xff;
+              res.end(body);
             });
             return;
           }
