@@ -8,10 +8,9 @@ import { readFile } from 'node:fs/promises';
 import { readKeys, type Key, type PublicKey, type Subkey } from 'openpgp';
 import { ConfigError } from '../errors.js';
 
-export interface Keyring {
-  readonly files: string[];
-  readonly keyCount: number;
-}
+import type { Keyring } from './provenance-types.js';
+
+export type { Keyring };
 
 /** A key or subkey that can be the issuer of a signature, with the certificate it belongs to. */
 export interface KeyringEntry {

@@ -11,13 +11,19 @@
 import { ChartMirrorError, ConfigError } from '../errors.js';
 import { ClearSignError, decodeClearSigned, type ClearSigned } from '../helmcompat/clearsign.js';
 import { MessageBlockError, parseMessageBlock } from './provenance-body.js';
-import { readSignaturePackets, SignatureCheckError, verifyDetached, type Signer } from './provenance-signature.js';
-import type { Keyring } from './provenance-keyring.js';
+import type { Signer } from './provenance-signature.js';
+import type { Keyring } from './provenance-types.js';
 
-export { loadKeyring, type Keyring } from './provenance-keyring.js';
+export type { Keyring } from './provenance-types.js';
 export type { Signer } from './provenance-signature.js';
 
-export type ProvenanceMode = 'ignore' | 'copy' | 'verify' | 'require';
+/** OpenPGP is loaded where it is first needed: reading a keyring, or a signature. */
+export async function loadKeyring(files: string[]): Promise<Keyring> {
+  return (await import('./provenance-keyring.js')).loadKeyring(files);
+}
+
+export type { ProvenanceMode } from './provenance-types.js';
+import type { ProvenanceMode } from './provenance-types.js';
 
 export interface ProvenanceInput {
   mode: Exclude<ProvenanceMode, 'ignore'>;
@@ -70,6 +76,7 @@ export async function checkProvenance(input: ProvenanceInput): Promise<Provenanc
 
   // Like Helm: the signature first, so a tampered body reads "bad signature", not a hash mismatch.
   let signer: Signer | undefined;
+  const { readSignaturePackets, verifyDetached, SignatureCheckError } = await import('./provenance-signature.js');
   try {
     const packets = await readSignaturePackets(decoded.signature);
     if (needsKey) signer = await verifyDetached(decoded.signed, packets, input.keyring!, input.now ?? new Date());

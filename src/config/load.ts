@@ -18,11 +18,12 @@ import {
   type RawVerify,
 } from './schema.js';
 import { parseDuration, parseSize } from './units.js';
+import type { ProvenanceMode } from '../chart/provenance-types.js';
 import { DEFAULTS } from '../defaults.js';
 import { invalidComponent, tryParseReference } from '../oci/reference.js';
 import type { TlsSettings } from '../http/client.js';
 import type { RetryPolicy } from '../http/retry.js';
-import type { ProvenanceMode } from '../chart/provenance.js';
+
 
 export interface VersionSelection {
   versions?: string;

@@ -1,6 +1,6 @@
 import { setMaxListeners } from 'node:events';
 import { readFileSync } from 'node:fs';
-import { Agent, type Dispatcher } from 'undici';
+import type { Agent, Dispatcher } from 'undici';
 import { Readable } from 'node:stream';
 import { ChartMirrorError, ConfigError } from '../errors.js';
 import { HostGate } from './host-gate.js';
@@ -73,8 +73,11 @@ export interface HttpResponse {
  * timeouts), host-wide pacing, and errors that carry a code and a redacted URL. Keep-alive
  * HTTP/1.1; no content decoding (archives are stored exactly as served).
  */
+/** undici, loaded with the first request: runs that only touch files never load it. */
+let undici: Promise<typeof import('undici')> | undefined;
+
 export class HttpClient {
-  private readonly agents = new Map<string, Agent>();
+  private readonly agents = new Map<string, Promise<Agent>>();
   private readonly gates = new Map<string, HostGate>();
 
   constructor(private readonly opts: { userAgent: string; timeouts?: Partial<Timeouts> }) {}
@@ -83,19 +86,27 @@ export class HttpClient {
   endpoint(settings: EndpointSettings): Endpoint {
     const timeouts = { ...DEFAULT_TIMEOUTS, ...this.opts.timeouts, ...settings.timeouts };
     const key = JSON.stringify([settings.tls ?? null, settings.connections, timeouts]);
-    let agent = this.agents.get(key);
-    if (!agent) {
-      agent = new Agent({
-        connections: settings.connections,
-        pipelining: 1,
-        keepAliveTimeout: 30_000,
-        headersTimeout: timeouts.headersMs,
-        bodyTimeout: timeouts.bodyIdleMs,
-        allowH2: false,
-        connect: { timeout: timeouts.connectMs, ...tlsOptions(settings.tls) },
-      });
-      this.agents.set(key, agent);
-    }
+    // TLS files are read now: a missing CA file is a config error before any work.
+    const tls = tlsOptions(settings.tls);
+    const agent = () => {
+      let a = this.agents.get(key);
+      if (!a) {
+        a = (undici ??= import('undici')).then(
+          ({ Agent }) =>
+            new Agent({
+              connections: settings.connections,
+              pipelining: 1,
+              keepAliveTimeout: 30_000,
+              headersTimeout: timeouts.headersMs,
+              bodyTimeout: timeouts.bodyIdleMs,
+              allowH2: false,
+              connect: { timeout: timeouts.connectMs, ...tls },
+            }),
+        );
+        this.agents.set(key, a);
+      }
+      return a;
+    };
     return new Endpoint(this, agent, settings.requestsPerSecond);
   }
 
@@ -113,7 +124,7 @@ export class HttpClient {
   }
 
   async close(): Promise<void> {
-    await Promise.all([...this.agents.values()].map((a) => a.close().catch(() => undefined)));
+    await Promise.all([...this.agents.values()].map(async (a) => (await a).close().catch(() => undefined)));
     this.agents.clear();
   }
 }
@@ -142,7 +153,7 @@ function tlsOptions(tls: TlsSettings | undefined): Record<string, unknown> {
 export class Endpoint {
   constructor(
     private readonly client: HttpClient,
-    private readonly dispatcher: Dispatcher,
+    private readonly dispatcher: () => Promise<Dispatcher>,
     private readonly requestsPerSecond?: number,
   ) {}
 
@@ -163,7 +174,7 @@ export class Endpoint {
     const headers: Record<string, string> = { 'user-agent': this.client.userAgent, ...req.headers };
     let res: Dispatcher.ResponseData;
     try {
-      res = await this.dispatcher.request({
+      res = await (await this.dispatcher()).request({
         origin: u.origin,
         path: `${u.pathname}${u.search}`,
         method: req.method,

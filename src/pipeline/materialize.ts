@@ -4,7 +4,7 @@
  * `helm push` would make); a chart version in a bundle is already there.
  */
 import type { SourceConfig } from '../config/load.js';
-import type { Keyring } from '../chart/provenance.js';
+import type { Keyring } from '../chart/provenance-types.js';
 import { MemoryStore } from '../content/memory.js';
 import type { ReadOnlyStore } from '../content/store.js';
 import type { ChartArtifact } from '../oci/artifact.js';
