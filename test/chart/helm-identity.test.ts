@@ -7,7 +7,7 @@
  */
 import { readdir, readFile, utimes, writeFile } from 'node:fs/promises';
 import { existsSync } from 'node:fs';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadChartArchive } from '../../src/chart/archive.js';
 import { ChartMirrorError } from '../../src/errors.js';
@@ -15,13 +15,12 @@ import { buildChartArtifact, formatCreated } from '../../src/oci/artifact.js';
 import { haveBinaries } from '../support/bins.js';
 import { packageChart } from '../support/charts.js';
 import { craftTgz } from '../support/craft.js';
-import { REPO_ROOT, runHelm, type HelmMajor } from '../support/helm.js';
+import { runHelm, type HelmMajor } from '../support/helm.js';
 import { startRegistry, type RunningRegistry } from '../support/registry.js';
+import { haveTestdata, HELM_TESTDATA as TESTDATA } from '../support/testdata.js';
 import { tmpDir } from '../support/tmp.js';
 import { ARCHIVE_EDGE_CASES, AWKWARD_CHARTS, RECORDED_HELM, YAML_EDGE_CASES, type HelmOutcome } from './fixtures-awkward.js';
 import { buildArchive } from './tar-craft.js';
-
-const TESTDATA = resolve(REPO_ROOT, '../shared/helm-testdata');
 
 interface Case {
   id: string;
@@ -49,8 +48,9 @@ const edgeCases: Case[] = [
   ...ARCHIVE_EDGE_CASES.map((c) => ({ id: `archive/${c.id}`, tgz: buildArchive(c), mtime: EDGE_MTIME, expect: fromRecorded(RECORDED_HELM[c.id]) })),
 ];
 
+/** Every chart archive in Helm's test vectors (none, with a notice, when they are absent; CI fails then). */
 async function testdataCases(): Promise<Case[]> {
-  if (!existsSync(TESTDATA)) return [];
+  if (!haveTestdata()) return [];
   const out: Case[] = [];
   const walk = async (dir: string): Promise<void> => {
     for (const e of await readdir(dir, { withFileTypes: true })) {
@@ -111,13 +111,19 @@ async function pushedConfig(reg: RunningRegistry, major: HelmMajor, digest: stri
 }
 
 describe.skipIf(!haveBinaries('docker-registry'))('manifest digest equals real helm push', async () => {
-  const cases = [...awkwardCases, ...(await testdataCases()), ...edgeCases];
+  const fromTestdata = await testdataCases();
+  const cases = [...awkwardCases, ...fromTestdata, ...edgeCases];
   let reg: RunningRegistry;
   beforeAll(async () => {
     reg = await startRegistry();
   });
   afterAll(async () => {
     await reg?.stop();
+  });
+
+  it.skipIf(!haveTestdata())("includes every chart archive in Helm's test vectors", () => {
+    expect(fromTestdata.length).toBeGreaterThanOrEqual(12);
+    expect(fromTestdata.map((c) => c.id)).toContain('testcharts/signtest-0.1.0.tgz');
   });
 
   it.each(cases.map((c) => [c.id, c] as const))('%s', async (_id, c) => {
