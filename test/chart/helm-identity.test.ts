@@ -126,7 +126,8 @@ describe.skipIf(!haveBinaries('docker-registry'))('manifest digest equals real h
     expect(fromTestdata.map((c) => c.id)).toContain('testcharts/signtest-0.1.0.tgz');
   });
 
-  it.each(cases.map((c) => [c.id, c] as const))('%s', async (_id, c) => {
+  // Each case is a few separate processes (helm 3, helm 4, the registry): run them side by side.
+  it.concurrent.for(cases.map((c) => [c.id, c] as const))('%s', async ([, c], { expect }) => {
     const [h3, h4, me] = await Promise.all([helmPush(3, reg, c), helmPush(4, reg, c), ours(c)]);
     if (c.expect) {
       expect({ helm3: h3.ok ? 'ok' : `fail`, helm4: h4.ok ? 'ok' : 'fail' }, `recorded helm behaviour (h3: ${h3.ok ? '' : h3.error} h4: ${h4.ok ? '' : h4.error})`).toEqual(c.expect);
@@ -159,7 +160,7 @@ describe.skipIf(!haveBinaries('docker-registry'))('archives made by real helm pa
   const packable = AWKWARD_CHARTS.filter(
     (c) => c.helm3 === 'ok' && c.helm4 === 'ok' && !c.oursRefuses && !Object.values(c.files).some((t) => t.includes('dependencies:')),
   );
-  it.each(packable.flatMap((c) => [3, 4].map((m) => [`${c.id} (helm ${m} package)`, c, m as HelmMajor] as const)))('%s', async (_id, c, major) => {
+  it.concurrent.for(packable.flatMap((c) => [3, 4].map((m) => [`${c.id} (helm ${m} package)`, c, m as HelmMajor] as const)))('%s', async ([, c, major], { expect }) => {
     const { ['Chart.yaml']: chartYaml, ...files } = c.files;
     const spec = { name: c.dir, version: '0.0.0', chartYaml, files };
     if (major === 4 && /\.inf|\.nan/i.test(chartYaml)) {
