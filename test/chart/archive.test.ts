@@ -1,14 +1,11 @@
-import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
-import { join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { readdirSync, readFileSync, statSync } from 'node:fs';
+import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
 import { describe, expect, it } from 'vitest';
 import { loadChartArchive } from '../../src/chart/archive.js';
 import { ChartMirrorError } from '../../src/errors.js';
+import { haveTestdata, HELM_TESTDATA as TESTDATA } from '../support/testdata.js';
 import { buildArchive, type TarPart } from './tar-craft.js';
-
-const REPO_ROOT = resolve(fileURLToPath(import.meta.url), '..', '..', '..');
-const TESTDATA = resolve(REPO_ROOT, '../shared/helm-testdata');
 
 const CY = (name = 'c', version = '0.1.0') => `apiVersion: v2\nname: ${name}\nversion: ${version}\n`;
 const chartYaml: TarPart = { file: 'c/Chart.yaml', data: CY() };
@@ -113,7 +110,7 @@ describe('loadChartArchive', () => {
   });
 });
 
-describe.skipIf(!existsSync(TESTDATA))('Helm test charts', () => {
+describe.skipIf(!haveTestdata())('Helm test charts', () => {
   const charts: string[] = [];
   const walk = (dir: string) => {
     for (const e of readdirSync(dir)) {
@@ -122,7 +119,7 @@ describe.skipIf(!existsSync(TESTDATA))('Helm test charts', () => {
       else if (e.endsWith('.tgz')) charts.push(p);
     }
   };
-  if (existsSync(TESTDATA)) walk(TESTDATA);
+  if (haveTestdata()) walk(TESTDATA);
 
   it.each(charts.map((p) => [p.slice(TESTDATA.length + 1), p]))('%s loads', async (_rel, p) => {
     const c = await loadChartArchive(readFileSync(p));

@@ -1,14 +1,11 @@
-import { existsSync, readFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { loadChartArchive, type LoadedChart } from '../../src/chart/archive.js';
 import type { ChartMetadata } from '../../src/chart/metadata.js';
 import { buildChartArtifact, chartAnnotations, createdFromIndex, formatCreated, tagForVersion } from '../../src/oci/artifact.js';
 import { sha256Digest } from '../../src/util/digest.js';
-
-const REPO_ROOT = resolve(fileURLToPath(import.meta.url), '..', '..', '..');
-const TESTDATA = resolve(REPO_ROOT, '../shared/helm-testdata');
+import { haveTestdata, HELM_TESTDATA as TESTDATA } from '../support/testdata.js';
 
 const AUTHORS = 'org.opencontainers.image.authors';
 const CREATED = 'org.opencontainers.image.created';
@@ -125,7 +122,7 @@ describe('created', () => {
   });
 });
 
-describe.skipIf(!existsSync(TESTDATA))("Helm's golden push vector", () => {
+describe.skipIf(!haveTestdata())("Helm's golden push vector", () => {
   it('signtest-0.1.0.tgz + .prov, created 1977-09-02T22:04:05Z', async () => {
     const tgz = readFileSync(resolve(TESTDATA, 'testcharts/signtest-0.1.0.tgz'));
     const prov = readFileSync(resolve(TESTDATA, 'testcharts/signtest-0.1.0.tgz.prov'));

@@ -1,10 +1,10 @@
 import { PassThrough } from 'node:stream';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { describe, expect, it } from 'vitest';
 import type { ItemResult, PipelineEvent } from '../../src/pipeline/events.js';
 import { PlainProgress } from '../../src/progress/plain.js';
 import { createProgress } from '../../src/progress/renderer.js';
 import { TtyProgress } from '../../src/progress/tty.js';
+import { waitFor } from '../support/wait.js';
 
 /**
  * The progress renderers fed PipelineEvents directly, with a fake clock: what the plain lines
@@ -121,15 +121,15 @@ describe('terminal progress (listr2)', () => {
     p.handle(plan([{ target: 'reg', pending: 3 }, { target: 'disk', pending: 1, excluded: 2 }]));
     now = 1000;
     p.handle(item({ bytesUploaded: 2048 }));
-    await sleep(250);
+    // listr2 draws on its own clock: wait for the frame that shows the first item.
+    await waitFor(() => out.text().includes('src → reg  1/3'), { what: 'the task list to show 1/3' });
     const running = out.text();
     expect(running).toMatch(/^source src: 3 versions in the index/); // before the list, as a plain line
     expect(running).toContain('src → reg  1/3  2.0 KiB  2.0 KiB/s  ETA 2.0s');
     expect(running).toContain('src → disk  0/1  0 B');
     p.handle(item({ version: '2.0.0', status: 'failed', reason: 'manifest invalid', code: 'REGISTRY' }));
     p.handle({ type: 'warning', message: 'later warning' });
-    await sleep(250);
-    expect(out.text().slice(running.length)).toContain('2.0.0: manifest invalid');
+    await waitFor(() => out.text().slice(running.length).includes('2.0.0: manifest invalid'), { what: 'the failure line under its task' });
     p.handle(item({ target: 'disk', bytesUploaded: 100 }));
     p.handle(item({ version: '3.0.0', status: 'present', via: 'target' }));
     await p.stop();
@@ -150,8 +150,7 @@ describe('terminal progress (listr2)', () => {
     p.handle(plan([{ target: 'reg', pending: 5 }]));
     p.handle(item({}));
     p.handle({ type: 'stopping', signal: 'SIGINT' });
-    await sleep(150);
-    expect(out.text()).toContain('(stopping…)');
+    await waitFor(() => out.text().includes('(stopping…)'), { what: 'the task list to say (stopping…)' });
     await p.stop();
     expect(out.text().replace(/\x1b\[[0-9;?]*[A-Za-z]/g, '')).toContain('✔ src → reg: 1 pushed');
   });

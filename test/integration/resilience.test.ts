@@ -9,6 +9,7 @@ import { startFaultProxy, firstAttemptFails } from '../support/fault-proxy.js';
 import { startRegistry, type RunningRegistry } from '../support/registry.js';
 import { startStaticServer, type StaticServer } from '../support/static-server.js';
 import { tmpDir } from '../support/tmp.js';
+import { waitFor } from '../support/wait.js';
 import { craftRepo, type CraftedChart } from './registry-helpers.js';
 
 const CHARTS: Array<[string, string]> = [];
@@ -39,14 +40,13 @@ function startSync(args: string[]): { child: ReturnType<typeof spawn>; done: Pro
   return { child, done };
 }
 
-async function waitFor(cond: () => Promise<boolean> | boolean, timeoutMs = 30_000): Promise<void> {
-  const end = Date.now() + timeoutMs;
-  while (Date.now() < end) {
-    if (await cond()) return;
-    await new Promise((r) => setTimeout(r, 25));
-  }
-  throw new Error('condition not met in time');
+/** Lines in a journal (0 while it does not exist yet). */
+async function journalLines(state: string): Promise<string[]> {
+  const text = await readFile(join(state, 'journal.jsonl'), 'utf8').catch(() => '');
+  return text.split('\n').filter(Boolean);
 }
+
+const isManifestPut = (r: { method: string; path: string }): boolean => r.method === 'PUT' && r.path.includes('/manifests/');
 
 /**
  * Issue 5: faults injected between chartmirror and both the source and the registry, crashes,
@@ -108,27 +108,29 @@ describe.skipIf(!haveBinaries('docker-registry', 'nginx'))('resilience', () => {
   });
 
   it('a body that stalls past the idle timeout is abandoned and fetched again', async () => {
-    const proxy = await startFaultProxy(server.url, ({ path, seen }) => (path.endsWith('.tgz') && seen === 0 ? 'stall' : undefined), { stallMs: 4000 });
+    // A stall far longer than the 1 s idle timeout: only giving up on it lets the run finish in time.
+    const proxy = await startFaultProxy(server.url, ({ path, seen }) => (path.endsWith('.tgz') && seen === 0 ? 'stall' : undefined), { stallMs: 10_000 });
     try {
       const cfg = await writeConfig(work, {
         sources: [{ name: 'src', url: proxy.url, charts: { include: ['res-0'] } }],
         targets: [{ name: 'reg', url: registry.oci('stalled'), plainHttp: true }],
         http: { timeouts: { body: '1s' }, retries: { backoff: '50ms' } },
       }, 'stall.yaml');
-      const started = Date.now();
       const run = await chartmirror(['sync', '--config', cfg, '--report', join(work, 'stall.json'), '--state', join(work, 'stall-state')]);
       expect(run.code, run.stderr).toBe(0);
       expect(proxy.injected().stall).toBe(5);
-      // Five stalls of 4 s each would take 20 s if we waited them out; the 1 s idle timeout wins.
-      expect(Date.now() - started).toBeLessThan(15_000);
+      // Every stalled body was given up on (the connection closed) before the proxy sent the rest.
+      expect(proxy.abandoned()).toBe(5);
     } finally {
       await proxy.stop();
     }
   });
 
   it('a run killed with SIGKILL part-way, then rerun: everything present, nothing confirmed pushed again', async () => {
-    // A slow registry, so the kill lands in the middle of the run.
-    const proxy = await startFaultProxy(registry.baseUrl, ({ method, path }) => (method === 'PUT' && path.includes('/manifests/') ? 'slow' : undefined), { slowMs: 150 });
+    // The registry takes the first 8 manifests, then holds the rest: the kill lands mid-run, with
+    // manifest PUTs in flight, whatever the machine's speed.
+    let manifests = 0;
+    const proxy = await startFaultProxy(registry.baseUrl, (r) => (isManifestPut(r) && ++manifests > 8 ? 'hold' : undefined));
     try {
       const state = join(work, 'kill-state');
       const cfg = await writeConfig(work, {
@@ -137,16 +139,19 @@ describe.skipIf(!haveBinaries('docker-registry', 'nginx'))('resilience', () => {
         concurrency: 4,
       }, 'kill.yaml');
       const first = startSync(['--config', cfg, '--state', state, '--quiet']);
-      await waitFor(() => proxy.log().filter((r) => r.method === 'PUT' && r.path.includes('/manifests/')).length >= 8);
+      await waitFor(async () => (await journalLines(state)).length >= 8 && proxy.injected().hold >= 4, {
+        what: '8 confirmed versions and 4 held manifest PUTs',
+        timeoutMs: 60_000,
+      });
       first.child.kill('SIGKILL');
       const killed = await first.done;
       expect(killed.signal).toBe('SIGKILL');
 
-      const journal = (await readFile(join(state, 'journal.jsonl'), 'utf8')).split('\n').filter(Boolean);
+      const journal = await journalLines(state);
       const confirmed = journal.map((l) => JSON.parse(l) as { k: string }).map((r) => JSON.parse(r.k) as string[]);
-      expect(confirmed.length).toBeGreaterThan(0);
-      expect(confirmed.length).toBeLessThan(charts.length);
+      expect(confirmed).toHaveLength(8);
 
+      proxy.setPlan(() => undefined);
       const before = proxy.log().length;
       const again = await chartmirror(['sync', '--config', cfg, '--state', state, '--report', join(work, 'kill.json')]);
       expect(again.code, again.stderr).toBe(0);
@@ -167,7 +172,9 @@ describe.skipIf(!haveBinaries('docker-registry', 'nginx'))('resilience', () => {
   });
 
   it('SIGINT stops taking work, writes a valid journal and report, and exits 130', async () => {
-    const proxy = await startFaultProxy(registry.baseUrl, ({ method, path }) => (method === 'PUT' && path.includes('/manifests/') ? 'slow' : undefined), { slowMs: 200 });
+    // The first 2 manifests go through, the next ones are held until the run has seen the signal.
+    let manifests = 0;
+    const proxy = await startFaultProxy(registry.baseUrl, (r) => (isManifestPut(r) && ++manifests > 2 ? 'hold' : undefined));
     try {
       const state = join(work, 'int-state');
       const report = join(work, 'int.json');
@@ -177,8 +184,13 @@ describe.skipIf(!haveBinaries('docker-registry', 'nginx'))('resilience', () => {
         concurrency: 2,
       }, 'int.yaml');
       const run = startSync(['--config', cfg, '--state', state, '--report', report]);
-      await waitFor(() => proxy.log().filter((r) => r.method === 'PUT' && r.path.includes('/manifests/')).length >= 3);
+      let stderr = '';
+      run.child.stderr!.on('data', (b: Buffer) => (stderr += b.toString()));
+      await waitFor(() => proxy.injected().hold === 2, { what: 'two held manifest PUTs (concurrency 2)', timeoutMs: 60_000 });
       run.child.kill('SIGINT');
+      // In-flight work may finish during the grace period: let the held PUTs through once the signal is taken.
+      await waitFor(() => /SIGINT: stopping/.test(stderr), { what: 'the CLI to take SIGINT' });
+      proxy.release();
       const result = await run.done;
       expect(result.code).toBe(130);
       expect(result.stderr).toMatch(/SIGINT: stopping/);
@@ -186,8 +198,8 @@ describe.skipIf(!haveBinaries('docker-registry', 'nginx'))('resilience', () => {
       expect(r.interrupted).toBe(true);
       expect(r.items).toHaveLength(charts.length);
       const pushed = r.items.filter((i) => i.status === 'pushed');
-      expect(pushed.length).toBeGreaterThan(0);
-      expect(r.items.some((i) => i.status === 'failed' && /interrupted/.test(i.reason ?? ''))).toBe(true);
+      expect(pushed).toHaveLength(4); // the two that went through and the two in flight at the signal
+      expect(r.items.filter((i) => i.status === 'failed' && i.reason === 'interrupted before it started')).toHaveLength(charts.length - 4);
       const lines = (await readFile(join(state, 'journal.jsonl'), 'utf8')).split('\n').filter(Boolean);
       expect(lines.length).toBe(pushed.length);
       for (const l of lines) expect(() => JSON.parse(l)).not.toThrow();

@@ -1,11 +1,11 @@
-/** Helm's own provenance vectors (../shared/helm-testdata, skipped when absent). */
-import { existsSync } from 'node:fs';
+/** Helm's own provenance vectors (test/support/testdata.ts: skipped with a notice when absent, a failure in CI). */
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { checkProvenance, loadKeyring, type Keyring, type ProvenanceInput } from '../../src/chart/provenance.js';
 import { decodeClearSigned } from '../../src/helmcompat/clearsign.js';
-import { HELM_TESTDATA, sha256Hex } from './helpers.js';
+import { haveTestdata, HELM_TESTDATA } from '../support/testdata.js';
+import { sha256Hex } from './helpers.js';
 
 const PROV = join(HELM_TESTDATA, 'provenance');
 const TESTCHARTS = join(HELM_TESTDATA, 'testcharts');
@@ -34,7 +34,7 @@ async function reason(p: Promise<unknown>): Promise<string> {
   throw new Error('expected the check to fail');
 }
 
-describe.skipIf(!existsSync(HELM_TESTDATA))('Helm test vectors', () => {
+describe.skipIf(!haveTestdata())('Helm test vectors', () => {
   let helmKey: Keyring;
   beforeAll(async () => {
     helmKey = await loadKeyring([join(PROV, 'helm-test-key.pub')]);

@@ -5,15 +5,12 @@
 import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { mkdir, readFile } from 'node:fs/promises';
-import { basename, dirname, join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { basename, join } from 'node:path';
 import { onExit } from '../support/cleanup.js';
 import { runOk } from '../support/exec.js';
 import type { GpgKey } from '../support/gpg.js';
 import type { ProvenanceInput } from '../../src/chart/provenance.js';
 
-export const REPO_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
-export const HELM_TESTDATA = resolve(REPO_ROOT, '../shared/helm-testdata');
 
 export function sha256Hex(data: Uint8Array | string): string {
   return createHash('sha256').update(data).digest('hex');

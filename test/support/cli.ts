@@ -4,7 +4,7 @@ import yaml from 'js-yaml';
 import { run, type RunResult } from './exec.js';
 import { REPO_ROOT } from './helm.js';
 
-/** The built CLI (`npm test` builds first). */
+/** The built CLI (the vitest global setup rebuilds dist/ when src/ changed: test/support/build.ts). */
 export const CLI = join(REPO_ROOT, 'dist', 'cli', 'main.js');
 
 /** Run `chartmirror ...args` as a user would: a separate process, no terminal. */

@@ -2,7 +2,7 @@ import { createServer, request as httpRequest, type IncomingMessage, type Server
 import type { AddressInfo, Socket } from 'node:net';
 import { onExit } from './cleanup.js';
 
-export type Fault = 'reset' | '503' | '429' | 'truncate' | 'corrupt' | 'slow' | 'stall';
+export type Fault = 'reset' | '503' | '429' | 'truncate' | 'corrupt' | 'slow' | 'stall' | 'hold';
 
 export interface FaultProxy {
   url: string;
@@ -11,8 +11,12 @@ export interface FaultProxy {
   injected(): Record<Fault, number>;
   /** Requests seen (method and path, query stripped) with the fault applied, if any. */
   log(): Array<{ method: string; path: string; fault?: Fault; at: number }>;
+  /** Stalled responses the client gave up on (closed the connection) before the stall ended. */
+  abandoned(): number;
   /** Change the plan (e.g. to stop injecting). */
   setPlan(plan: FaultPlan): void;
+  /** Forward the requests held so far ('hold'); the plan decides about later ones as before. */
+  release(): void;
   stop(): Promise<void>;
 }
 
@@ -23,13 +27,17 @@ export type FaultPlan = (req: { method: string; path: string; key: string; seen:
  * A scripted HTTP proxy for fault injection (the one place the tests use a fake server): it
  * forwards to a real upstream (nginx, the registry) and, per the plan, resets the connection,
  * answers 503 or 429 + Retry-After, truncates the body, corrupts it (same length, last byte
- * flipped), or answers slowly. The Host header is
- * passed through, so the registry writes upload Locations that point back at the proxy.
+ * flipped), answers slowly, stalls mid-body, or holds the request until release() (so a test
+ * can act while requests are known to be in flight). The Host header is passed through, so the
+ * registry writes upload Locations that point back at the proxy.
  */
 export async function startFaultProxy(upstream: string, plan: FaultPlan, opts: { slowMs?: number; stallMs?: number } = {}): Promise<FaultProxy> {
   const up = new URL(upstream);
   const counts = new Map<string, number>();
-  const injected: Record<Fault, number> = { reset: 0, '503': 0, '429': 0, truncate: 0, corrupt: 0, slow: 0, stall: 0 };
+  const injected: Record<Fault, number> = { reset: 0, '503': 0, '429': 0, truncate: 0, corrupt: 0, slow: 0, stall: 0, hold: 0 };
+  const held: Array<() => void> = [];
+  const timers = new Set<NodeJS.Timeout>();
+  let abandoned = 0;
   const log: Array<{ method: string; path: string; fault?: Fault; at: number }> = [];
   let index = 0;
   let current = plan;
@@ -66,8 +74,8 @@ export async function startFaultProxy(upstream: string, plan: FaultPlan, opts: {
             upRes.on('data', (c: Buffer) => chunks.push(c));
             upRes.on('end', () => {
               const body = Buffer.concat(chunks);
-              res.write(body.subarray(0, Math.floor(body.length / 2)));
-              setTimeout(() => res.socket?.destroy(), 10);
+              // Drop the connection once the half has been handed to the socket.
+              res.write(body.subarray(0, Math.floor(body.length / 2)), () => res.socket?.destroy());
             });
             return;
           }
@@ -89,10 +97,17 @@ export async function startFaultProxy(upstream: string, plan: FaultPlan, opts: {
             upRes.on('end', () => {
               const body = Buffer.concat(chunks);
               res.write(body.subarray(0, 1));
-              setTimeout(() => {
+              const timer = setTimeout(() => {
+                timers.delete(timer);
                 res.write(body.subarray(1));
                 res.end();
               }, opts.stallMs ?? 3000);
+              timers.add(timer);
+              res.on('close', () => {
+                if (!timers.delete(timer)) return;
+                clearTimeout(timer);
+                abandoned++;
+              });
             });
             return;
           }
@@ -103,6 +118,7 @@ export async function startFaultProxy(upstream: string, plan: FaultPlan, opts: {
       req.pipe(upstreamReq);
     };
     if (fault === 'slow') setTimeout(forward, opts.slowMs ?? 700);
+    else if (fault === 'hold') held.push(forward);
     else forward();
   });
   server.on('connection', (s) => {
@@ -113,6 +129,7 @@ export async function startFaultProxy(upstream: string, plan: FaultPlan, opts: {
   const port = (server.address() as AddressInfo).port;
   const stop = () =>
     new Promise<void>((resolve) => {
+      for (const t of timers) clearTimeout(t);
       for (const s of sockets) s.destroy();
       server.close(() => resolve());
     });
@@ -125,8 +142,12 @@ export async function startFaultProxy(upstream: string, plan: FaultPlan, opts: {
     host: `127.0.0.1:${port}`,
     injected: () => ({ ...injected }),
     log: () => [...log],
+    abandoned: () => abandoned,
     setPlan: (p) => {
       current = p;
+    },
+    release: () => {
+      for (const forward of held.splice(0)) forward();
     },
     stop,
   };

@@ -1,4 +1,5 @@
 import { spawn } from 'node:child_process';
+import { randomUUID } from 'node:crypto';
 import { closeSync, openSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { request as httpRequest } from 'node:http';
@@ -7,6 +8,7 @@ import { lookup } from 'node:dns/promises';
 import { hostname } from 'node:os';
 import { createServer, isIP } from 'node:net';
 import { onExit } from './cleanup.js';
+import { waitFor } from './wait.js';
 
 /** A free loopback TCP port (bind port 0, read it, release it). Racy by nature: callers retry on EADDRINUSE. */
 export function freePort(address = '127.0.0.1'): Promise<number> {
@@ -127,16 +129,35 @@ export async function waitUntilReady(
   }
 }
 
-/** Reads a log file until it stops growing (lines are written just after a response is sent). */
-export async function readSettled(file: string): Promise<string> {
-  let previous = await readFile(file, 'utf8').catch(() => '');
-  for (let i = 0; i < 20; i++) {
-    await new Promise((r) => setTimeout(r, 25));
-    const current = await readFile(file, 'utf8').catch(() => '');
-    if (current === previous) return current;
-    previous = current;
-  }
-  return previous;
+/** Path prefix of the marker requests readLogThrough() sends; requests() leaves their lines out. */
+export const LOG_MARKER = '/chartmirror-log-marker/';
+
+/**
+ * The access log of a server that logs each request once it has answered it, complete up to now:
+ * sends a marker request (whatever the answer: 404, 401, 400 without a client certificate) and
+ * waits until the marker's line is in the log, rather than until the file seems to stop growing.
+ */
+export async function readLogThrough(file: string, baseUrl: string): Promise<string> {
+  const path = `${LOG_MARKER}${randomUUID()}`;
+  await mark(`${baseUrl}${path}`);
+  let text = '';
+  await waitFor(async () => (text = await readFile(file, 'utf8')).includes(path), { what: `the marker request in ${file}` });
+  return text;
+}
+
+function mark(url: string): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const request = url.startsWith('https:') ? httpsRequest : httpRequest;
+    // Our own loopback server: its certificate does not matter for a marker.
+    const req = request(url, { method: 'GET', rejectUnauthorized: false, timeout: 10_000, agent: false }, (res) => {
+      res.resume();
+      res.on('end', () => resolve());
+      res.on('error', reject);
+    });
+    req.on('timeout', () => req.destroy(new Error(`no answer to ${url}`)));
+    req.on('error', (e) => reject(new Error(`cannot mark the access log with ${url}: ${e.message}`)));
+    req.end();
+  });
 }
 
 /**

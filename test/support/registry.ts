@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import bcrypt from 'bcryptjs';
 import { requireBinary } from './bins.js';
 import { makeCA, makeCert } from './pki.js';
-import { freePort, loopbackHostname, noticeOnce, probe, readSettled, startDaemon, tail, waitUntilReady, type Daemon } from './proc.js';
+import { freePort, loopbackHostname, noticeOnce, LOG_MARKER, probe, readLogThrough, startDaemon, tail, waitUntilReady, type Daemon } from './proc.js';
 import { tmpDir } from './tmp.js';
 import { startTokenIssuer, type IssuedToken, type TokenIssuer } from './token-issuer.js';
 
@@ -39,7 +39,7 @@ export interface RunningRegistry {
   configFile: string;
   logFile: string;
   accessLogFile: string;
-  /** Requests the registry served since it became ready (readiness probes excluded), from its access log. */
+  /** Requests the registry served since it became ready (readiness probes and log markers excluded), from its access log. */
   requests(): Promise<RegistryRequest[]>;
   /** Forget the requests seen so far: requests() then starts from here. */
   clearRequests(): Promise<void>;
@@ -163,11 +163,11 @@ export async function startRegistry(opts: StartRegistryOptions = {}): Promise<Ru
     logFile,
     accessLogFile,
     async requests() {
-      const text = (await readSettled(accessLogFile)).slice(offset);
-      return parseCombinedLog(text);
+      const text = (await readLogThrough(accessLogFile, running.baseUrl)).slice(offset);
+      return parseCombinedLog(text).filter((r) => !r.path.startsWith(LOG_MARKER));
     },
     async clearRequests() {
-      offset = (await readSettled(accessLogFile)).length;
+      offset = (await readLogThrough(accessLogFile, running.baseUrl)).length;
     },
     async stop() {
       await daemon?.stop();

@@ -2,7 +2,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { requireBinary } from './bins.js';
-import { freePort, readSettled, startDaemon, tail, waitUntilReady, type Daemon } from './proc.js';
+import { freePort, LOG_MARKER, readLogThrough, startDaemon, tail, waitUntilReady, type Daemon } from './proc.js';
 import { tmpDir } from './tmp.js';
 
 export interface StaticRequest {
@@ -38,7 +38,7 @@ export interface StaticServer {
   errorLogFile: string;
   accessLogFile: string;
   stop(): Promise<void>;
-  /** Requests served since the server became ready (readiness probes excluded), from nginx's access log. */
+  /** Requests served since the server became ready (log markers excluded), from nginx's access log. */
   requests(): Promise<StaticRequest[]>;
   clearRequests(): Promise<void>;
 }
@@ -99,10 +99,11 @@ export async function startStaticServer(opts: StaticServerOptions): Promise<Stat
       await daemon?.stop();
     },
     async requests() {
-      return parseAccessLog((await readSettled(accessLogFile)).slice(offset));
+      const text = (await readLogThrough(accessLogFile, `${scheme}://${host}`)).slice(offset);
+      return parseAccessLog(text).filter((r) => !r.path.startsWith(LOG_MARKER));
     },
     async clearRequests() {
-      offset = (await readSettled(accessLogFile)).length;
+      offset = (await readLogThrough(accessLogFile, `${scheme}://${host}`)).length;
     },
   };
 }

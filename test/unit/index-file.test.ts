@@ -1,13 +1,12 @@
-import { existsSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { parseIndex } from '../../src/source/index-file.js';
 import { decodeInto, validateMetadata, type ChartMetadata } from '../../src/chart/metadata.js';
-import { REPO_ROOT } from '../support/helm.js';
+import { haveTestdata, HELM_TESTDATA } from '../support/testdata.js';
 import { AWKWARD_CHARTS } from '../chart/fixtures-awkward.js';
 
-const TESTDATA = resolve(REPO_ROOT, '../shared/helm-testdata/repo');
+const TESTDATA = join(HELM_TESTDATA, 'repo');
 
 function parse(text: string) {
   return parseIndex(Buffer.from(text), 'test');
@@ -15,7 +14,7 @@ function parse(text: string) {
 
 const summary = (r: ReturnType<typeof parse>) => r.entries.map((e) => `${e.name}@${e.version}`).sort();
 
-describe.skipIf(!existsSync(TESTDATA))("Helm's own index vectors", () => {
+describe.skipIf(!haveTestdata())("Helm's own index vectors", () => {
   it('reads local-index.yaml and its JSON twin the same way', async () => {
     const y = parseIndex(await readFile(join(TESTDATA, 'local-index.yaml')), 'yaml');
     const j = parseIndex(await readFile(join(TESTDATA, 'local-index.json')), 'json');
@@ -179,7 +178,7 @@ serverInfo: {contextPath: /charts}
     expect(chunked.warnings.join(' ')).toMatch(/alpha\[\]\.flavour/);
   });
 
-  it.skipIf(!existsSync(TESTDATA))("gives the same on Helm's vectors", async () => {
+  it.skipIf(!haveTestdata())("gives the same on Helm's vectors", async () => {
     for (const f of ['local-index.yaml', 'chartmuseum-index.yaml', 'local-index-unordered.yaml', 'local-index-annotations.yaml']) {
       const text = await readFile(join(TESTDATA, f), 'utf8');
       expect(parse(text), f).toEqual(whole(text));
