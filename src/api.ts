@@ -12,7 +12,7 @@ import type { EventSink } from './pipeline/events.js';
 import type { Plan } from './pipeline/plan.js';
 import type { PlanOptions as PlannerOptions } from './pipeline/planner.js';
 import { makePlan, runMirror, type RunResult } from './pipeline/run.js';
-import { Selector } from './pipeline/selection.js';
+import { checkSelections } from './pipeline/selection.js';
 import { jsonReport } from './report/json-report.js';
 import type { Report } from './report/report-schema.js';
 
@@ -30,11 +30,6 @@ export interface PlanOptions {
   signal?: AbortSignal;
   /** Progress (index warnings); the plan itself is the result. */
   onEvent?: EventSink;
-}
-
-/** Every selection compiles (strict ranges): a ConfigError otherwise, before any network. */
-function checkSelections(cfg: MirrorConfig): void {
-  cfg.sources.forEach((s, i) => new Selector(s.selection, `sources[${i}]`));
 }
 
 /**

@@ -4,10 +4,12 @@ import { hideBin } from 'yargs/helpers';
 import { ChartMirrorError, errorMessage } from '../errors.js';
 import { redact } from '../util/secrets.js';
 import { EXIT } from './exit-codes.js';
-import { syncCommand, validateCommand, schemaCommand } from './commands.js';
 import { exportCommand, importCommand, inspectCommand } from './bundle-commands.js';
 import { commonOptions, runOptions } from './options.js';
 import { VERSION } from '../version.js';
+
+// Each command's modules are loaded by its handler: `--version`, `validate` and `schema` never
+// load undici, openpgp or listr2 (start-up is most of a small run).
 
 /** Options that take several values; every other option keeps its last one. */
 const LIST_OPTIONS = new Set(['_', 'tls-ca', 'tlsCa', 'since']);
@@ -38,16 +40,16 @@ async function main(argv: string[]): Promise<number> {
         runOptions(y)
           .option('dry-run', { type: 'boolean', default: false, describe: 'Plan only: write nothing anywhere' })
           .option('plan', { type: 'string', requiresArg: true, describe: 'Execute exactly this plan (written by plan --output from the same config)' }),
-      async (args) => setExitCode(await syncCommand({ ...args, dryRun: args['dry-run'], planFile: args.plan }, 'sync')),
+      async (args) => setExitCode(await (await import('./commands.js')).syncCommand({ ...args, dryRun: args['dry-run'], planFile: args.plan }, 'sync')),
     )
     .command(
       'plan',
       'Show what sync would do (the same as sync --dry-run); writes nothing but --output',
       (y) => runOptions(y).option('output', { alias: 'o', type: 'string', requiresArg: true, describe: 'Also write the plan to FILE (JSON), for sync --plan FILE' }),
-      async (args) => setExitCode(await syncCommand({ ...args, dryRun: true, output: args.output }, 'plan')),
+      async (args) => setExitCode(await (await import('./commands.js')).syncCommand({ ...args, dryRun: true, output: args.output }, 'plan')),
     )
-    .command('validate', 'Check the config file only', (y) => commonOptions(y), async (args) => setExitCode(await validateCommand(args)))
-    .command('schema', 'Print the JSON Schema of the config file', (y) => y, () => setExitCode(schemaCommand()))
+    .command('validate', 'Check the config file only', (y) => commonOptions(y), async (args) => setExitCode(await (await import('./config-commands.js')).validateCommand(args)))
+    .command('schema', 'Print the JSON Schema of the config file', (y) => y, async () => setExitCode((await import('./config-commands.js')).schemaCommand()))
     .command(exportCommand(setExitCode))
     .command(importCommand(setExitCode))
     .command(inspectCommand(setExitCode))

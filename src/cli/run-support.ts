@@ -19,7 +19,7 @@ export async function runWithProgress(
   args: { 'log-format': 'text' | 'json'; verbose: boolean; debug: boolean; quiet: boolean },
   run: (hooks: { onEvent: (e: PipelineEvent) => void; signals: StopControl }) => Promise<RunResult>,
 ): Promise<{ result: RunResult; progress: ProgressRenderer; signals: StopControl }> {
-  const progress = createProgress(process.stderr, { format: args['log-format'], verbose: args.verbose || args.debug, quiet: args.quiet });
+  const progress = await createProgress(process.stderr, { format: args['log-format'], verbose: args.verbose || args.debug, quiet: args.quiet });
   const onEvent = (e: PipelineEvent) => progress.handle(e);
   const signals = installSignalHandlers({ graceMs: GRACE_MS, onStop: (signal) => onEvent({ type: 'stopping', signal }) });
   progress.start();

@@ -198,3 +198,8 @@ export class Selector {
     return warnings;
   }
 }
+
+/** Every source's selection compiles (strict ranges): a ConfigError otherwise, before any network. */
+export function checkSelections(cfg: { sources: { selection: Selection }[] }): void {
+  cfg.sources.forEach((s, i) => new Selector(s.selection, `sources[${i}]`));
+}

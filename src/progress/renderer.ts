@@ -1,7 +1,6 @@
 import type { PipelineEvent } from '../pipeline/events.js';
 import type { RunSummary } from '../report/summary.js';
 import { PlainProgress, type LogFormat } from './plain.js';
-import { TtyProgress } from './tty.js';
 
 /** Progress output. Renderers see only PipelineEvents; the pipeline knows nothing of them. */
 export interface ProgressRenderer {
@@ -23,8 +22,10 @@ export interface ProgressChoice {
  * A listr2 task list when `out` is a terminal (text format, not quiet); otherwise plain lines
  * (text or JSON) for logs, CI and pipes.
  */
-export function createProgress(out: NodeJS.WriteStream, opts: ProgressChoice, env: NodeJS.ProcessEnv = process.env): ProgressRenderer {
+export async function createProgress(out: NodeJS.WriteStream, opts: ProgressChoice, env: NodeJS.ProcessEnv = process.env): Promise<ProgressRenderer> {
   if (opts.format === 'text' && !opts.quiet && out.isTTY === true && env.TERM !== 'dumb') {
+    // listr2 is loaded only for a terminal.
+    const { TtyProgress } = await import('./tty.js');
     return new TtyProgress(out, { verbose: opts.verbose });
   }
   return new PlainProgress(out, { format: opts.format, verbose: opts.verbose, quiet: opts.quiet });

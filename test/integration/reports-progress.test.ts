@@ -103,14 +103,14 @@ describe('plain progress (logs, CI, pipes)', () => {
 });
 
 describe('terminal progress (listr2)', () => {
-  it('is chosen only for a text-format, non-quiet terminal', () => {
+  it('is chosen only for a text-format, non-quiet terminal', async () => {
     const tty = sink(true).stream;
     const pipe = sink(false).stream;
-    expect(createProgress(tty, { format: 'text', verbose: false, quiet: false }, {})).toBeInstanceOf(TtyProgress);
-    expect(createProgress(pipe, { format: 'text', verbose: false, quiet: false }, {})).toBeInstanceOf(PlainProgress);
-    expect(createProgress(tty, { format: 'json', verbose: false, quiet: false }, {})).toBeInstanceOf(PlainProgress);
-    expect(createProgress(tty, { format: 'text', verbose: false, quiet: true }, {})).toBeInstanceOf(PlainProgress);
-    expect(createProgress(tty, { format: 'text', verbose: false, quiet: false }, { TERM: 'dumb' })).toBeInstanceOf(PlainProgress);
+    expect(await createProgress(tty, { format: 'text', verbose: false, quiet: false }, {})).toBeInstanceOf(TtyProgress);
+    expect(await createProgress(pipe, { format: 'text', verbose: false, quiet: false }, {})).toBeInstanceOf(PlainProgress);
+    expect(await createProgress(tty, { format: 'json', verbose: false, quiet: false }, {})).toBeInstanceOf(PlainProgress);
+    expect(await createProgress(tty, { format: 'text', verbose: false, quiet: true }, {})).toBeInstanceOf(PlainProgress);
+    expect(await createProgress(tty, { format: 'text', verbose: false, quiet: false }, { TERM: 'dumb' })).toBeInstanceOf(PlainProgress);
   });
 
   it('one task per source and target with done/total, bytes, rate and ETA; failures under their task as they happen', async () => {
