@@ -45,7 +45,7 @@ export interface ExportOptions {
   split?: number;
   /** State files or earlier bundles: chart versions they name are left out. */
   since?: string[];
-  /** Parent of the export's scratch journal (default: the config's state directory). */
+  /** Where the index cache is read (default: the config's state directory); nothing is written there. */
   stateDir?: string;
   concurrency?: number;
   onEvent?: EventSink;
@@ -66,14 +66,14 @@ export function isTarPath(path: string): boolean {
 }
 
 /**
- * `export`: run the sync pipeline (same fetching, verification and artifacts) into one OCI
- * layout, the staging directory, then write the bundle from it. The staging layout survives an
- * interruption, so a second run resumes (items already staged count as present). The config's
- * own targets are ignored; each chart lands in repository `{chart}`.
+ * `export`: plan as sync does, with one destination (the staging layout, each chart at
+ * repository `{chart}`; the config's own targets are ignored), run the plan through the one
+ * executor (same fetching, verification and artifacts), then write the bundle from the layout.
+ * The staging layout survives an interruption, so a second run resumes: what it already holds
+ * is found there and counts as present.
  *
- * `since`: what the far side has is planted in a scratch journal, where the planner drops it
- * like anything else already confirmed (unless the index now lists a different archive digest:
- * a republished version goes into the bundle again).
+ * `since`: chart versions the far side holds are settled as excluded in the plan (unless the
+ * index now lists a different archive digest: a republished version goes into the bundle again).
  */
 export async function runExport(cfg: MirrorConfig, opts: ExportOptions): Promise<ExportOutcome> {
   const startedAt = new Date();

@@ -1,7 +1,7 @@
 import { ChartMirrorError, isChartMirrorError } from '../errors.js';
 import { DEFAULTS } from '../defaults.js';
 import type { TargetSpec } from '../config/load.js';
-import { tryParseReference } from '../oci/reference.js';
+import { formatReference, tryParseReference } from '../oci/reference.js';
 import { createContext } from '../pipeline/context.js';
 import type { EventSink, ItemResult, PlanGroup } from '../pipeline/events.js';
 import { execute } from '../pipeline/execute.js';
@@ -60,7 +60,7 @@ export function parseDestination(to: string): Destination {
     throw new ChartMirrorError('USAGE', `--to ${to}: "${basePath}" is not a valid repository path (lowercase letters, digits, . _ - and /; no tag)`);
   }
   const { registry: host, repository: basePath } = parsed.ref;
-  return { host, basePath, display: `oci://${host}${basePath ? `/${basePath}` : ''}` };
+  return { host, basePath, display: formatReference({ registry: host, repository: basePath }) };
 }
 
 /** The refusal of a damaged bundle: one line naming what is damaged. */

@@ -9,6 +9,7 @@ import { OciLayout } from '../content/layout.js';
 import { BlobLocator, RegistryRepository } from '../content/registry.js';
 import type { Store } from '../content/store.js';
 import type { RegistryConnector } from '../registry/connect.js';
+import { formatReference } from '../oci/reference.js';
 
 export interface TargetBinding {
   readonly spec: TargetSpec;
@@ -85,7 +86,7 @@ export async function bindTarget(spec: TargetSpec, ctx: BindingContext): Promise
       }
       return s;
     },
-    reference: (repo, tag, digest) => `oci://${client.host}/${repo}${digest ? `@${digest}` : `:${tag}`}`,
+    reference: (repo, tag, digest) => formatReference({ registry: client.host, repository: repo, tag, digest }),
     // Connections belong to the run's HttpClient.
     close: async () => undefined,
   };

@@ -6,6 +6,7 @@ import { statusError } from '../http/client.js';
 import { displayUrl } from '../http/redact-url.js';
 import { withRetry, type RetryContext, type RetryPolicy } from '../http/retry.js';
 import { registerSecret } from '../util/secrets.js';
+import { LIMITS } from '../defaults.js';
 import { resolveChartUrl, sameOrigin } from './resolve-url.js';
 
 export interface IndexCacheInfo {
@@ -29,8 +30,8 @@ export interface FetchedIndex {
 }
 
 /** Archives larger than this are refused before they fill memory (Helm's own limit is 100 MiB unpacked). */
-export const MAX_ARCHIVE_BYTES = 256 * 1024 * 1024;
-const MAX_INDEX_BYTES = 2 * 1024 * 1024 * 1024;
+const MAX_ARCHIVE_BYTES = LIMITS.archiveBytes;
+const MAX_INDEX_BYTES = LIMITS.indexBytes;
 const MAX_REDIRECTS = 10;
 
 /**

@@ -1,10 +1,10 @@
 /**
  * The library as a user gets it: `npm pack`, install the tarball into a new project, and use
  * the API by package name, from plain ESM (mirror a repository into a layout, copy between
- * stores, catch a typed error) and from TypeScript (the consumer type-checks against the
- * published declarations).
+ * stores, catch a typed error), as docs/api.md's example shows it, and from TypeScript (the
+ * consumer type-checks against the published declarations).
  */
-import { mkdir, readFile, readdir, writeFile } from 'node:fs/promises';
+import { cp, mkdir, readFile, readdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { runOk } from '../support/exec.js';
@@ -107,6 +107,19 @@ describe('the packed library, installed by name', () => {
     const r = await runOk(process.execPath, ['use.mjs', join(REPO_ROOT, 'examples', 'repo')], { cwd: project });
     const out = JSON.parse(r.stdout.trim().split('\n').pop()!);
     expect(out).toMatchObject({ ok: true, pushed: 7 });
+  });
+
+  it('runs the example in docs/api.md as it is written', async () => {
+    const doc = await readFile(join(REPO_ROOT, 'docs', 'api.md'), 'utf8');
+    const example = /```js\n(\/\/ example\.mjs\n[\s\S]*?)```/.exec(doc)?.[1];
+    expect(example, 'docs/api.md has an example.mjs block').toBeDefined();
+    await cp(join(REPO_ROOT, 'examples'), join(project, 'examples'), { recursive: true });
+    await writeFile(join(project, 'example.mjs'), example!);
+    const r = await runOk(process.execPath, ['example.mjs'], { cwd: project });
+    expect(r.stdout).toMatch(/^7 chart versions to mirror, 0 settled$/m);
+    expect(r.stdout).toMatch(/^pushed +hello-web 1\.0\.0$/m);
+    expect(r.stdout).toMatch(/^copied sha256:[a-f0-9]{64} \d+ bytes$/m);
+    expect(r.stdout).toMatch(/^refused: USAGE$/m);
   });
 
   it('type-checks from TypeScript against the published declarations', async () => {

@@ -1,10 +1,13 @@
 /** loadKeyring: config errors before any work, and the accepted formats. */
-import { chmod, copyFile, mkdir, readFile, writeFile } from 'node:fs/promises';
+import { chmod, copyFile, mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { ConfigError } from '../../src/errors.js';
 import { checkProvenance, loadKeyring } from '../../src/chart/provenance.js';
-import { haveBinaries } from '../support/bins.js';
+import { haveBinaries, requireBinary } from '../support/bins.js';
+import { CLI } from '../support/cli.js';
+import { run } from '../support/exec.js';
 import { makeGpgKey, type GpgKey } from '../support/gpg.js';
 import { tmpDir } from '../support/tmp.js';
 import { REPO_ROOT } from '../support/helm.js';
@@ -35,11 +38,36 @@ describe('loadKeyring errors are ConfigErrors naming the file', () => {
     expect(await configError(loadKeyring([dir]))).toBe(`verify.keyring: cannot read ${dir}: is a directory`);
   });
 
-  it.skipIf(process.getuid?.() === 0)('a file without read permission', async () => {
-    const file = join(dir, 'secret.gpg');
+  it('a file without read permission', async () => {
+    // Root reads any file: then the check runs as `nobody`, through the CLI (setpriv, util-linux).
+    const asRoot = process.getuid?.() === 0;
+    const base = asRoot ? await mkdtemp(join(tmpdir(), 'keyring-perm-')) : dir;
+    const file = join(base, 'secret.gpg');
     await writeFile(file, 'x');
     await chmod(file, 0o000);
-    expect(await configError(loadKeyring([file]))).toBe(`verify.keyring: cannot read ${file}: permission denied`);
+    if (!asRoot) {
+      expect(await configError(loadKeyring([file]))).toBe(`verify.keyring: cannot read ${file}: permission denied`);
+      return;
+    }
+    try {
+      await chmod(base, 0o755);
+      const config = join(base, 'c.yaml');
+      await writeFile(config, `sources: [{name: s, url: ./repo, verify: {keyring: ${file}}}]\ntargets: [{name: d, layout: ./out}]\n`);
+      await chmod(config, 0o644);
+      const setpriv = requireBinary('setpriv', 'util-linux');
+      if (!setpriv) return;
+      const nobody = ['--reuid=65534', '--regid=65534', '--clear-groups'];
+      const reach = await run(setpriv, [...nobody, process.execPath, '-e', `require('fs').accessSync(${JSON.stringify(CLI)})`]);
+      if (reach.code !== 0) {
+        process.stderr.write(`\n[chartmirror tests] SKIPPING the permission check: user nobody cannot reach ${CLI}\n`);
+        return;
+      }
+      const r = await run(setpriv, [...nobody, process.execPath, CLI, 'validate', '--config', config], { cwd: base });
+      expect(r.code).toBe(2);
+      expect(r.stderr).toBe(`chartmirror: verify.keyring: cannot read ${file}: permission denied\n`);
+    } finally {
+      await rm(base, { recursive: true, force: true });
+    }
   });
 
   it('an empty file', async () => {

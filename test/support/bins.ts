@@ -13,6 +13,8 @@ const DEBIAN_PACKAGES: Record<string, string> = {
   gpgconf: 'gpgconf',
   openssl: 'openssl',
   unzip: 'unzip',
+  skopeo: 'skopeo',
+  umoci: 'umoci',
 };
 
 const found = new Map<string, string | undefined>();
