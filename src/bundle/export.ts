@@ -148,7 +148,6 @@ export async function runExport(cfg: MirrorConfig, opts: ExportOptions): Promise
       if (e instanceof ChartMirrorError && e.code === 'ABORTED') return { result: { ...result, interrupted: true }, staging };
       throw e;
     }
-    await ctx.close();
     await rm(staging, { recursive: true, force: true });
     // Those references named the staging layout, which is gone: the bundle is the tar now.
     for (const i of result.items) if (i.target === BUNDLE_TARGET) delete i.reference;

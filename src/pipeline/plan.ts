@@ -7,7 +7,7 @@
  */
 import { createHash } from 'node:crypto';
 import { z } from 'zod';
-import { ChartMirrorError, ConfigError, errorMessage } from '../errors.js';
+import { ConfigError, errorMessage } from '../errors.js';
 import type { MirrorConfig } from '../config/load.js';
 import type { Descriptor } from '../oci/descriptor.js';
 import { VERSION } from '../version.js';
@@ -133,7 +133,7 @@ export function emitPlan(plan: Plan, emit: EventSink): void {
 export function planItems(plan: Plan, reference: (target: string, repository: string, tag: string) => string | undefined): ItemResult[] {
   const out = [...plan.settled];
   for (const j of plan.jobs) {
-    const url = j.origin.kind === 'index' ? j.origin.url : j.origin.url;
+    const url = j.origin.url;
     for (const d of j.destinations) {
       const base = { source: j.source, chart: j.chart, version: j.version, target: d.target, repository: d.repository, tag: d.tag, url };
       if (d.tagged) {
@@ -275,9 +275,4 @@ export function newPlan(fields: Pick<Plan, 'configHash' | 'config' | 'targets'>)
     settled: [],
     jobs: [],
   };
-}
-
-export function assertPlan(plan: unknown): asserts plan is Plan {
-  const p = plan as Partial<Plan> | undefined;
-  if (!p || p.kind !== 'chartmirror-plan' || !Array.isArray(p.jobs)) throw new ChartMirrorError('USAGE', 'not a chartmirror plan');
 }
