@@ -6,12 +6,14 @@ import type { MirrorConfig, TargetConfig } from '../config/load.js';
 import type { OciLayout } from '../content/layout.js';
 import { verified } from '../content/verify.js';
 import type { Descriptor } from '../oci/descriptor.js';
-import { ANNOTATION_REF_NAME, HELM_CHART_MEDIA_TYPE, OCI_INDEX_MEDIA_TYPE, OCI_MANIFEST_MEDIA_TYPE } from '../oci/media-types.js';
+import { ANNOTATION_REF_NAME, HELM_CHART_MEDIA_TYPE, LEGACY_CHART_MEDIA_TYPE, OCI_INDEX_MEDIA_TYPE, OCI_MANIFEST_MEDIA_TYPE } from '../oci/media-types.js';
+import { referrersTag } from '../content/referrers-tag.js';
+import { walkGraph } from '../content/walk.js';
 import { createContext } from '../pipeline/context.js';
 import type { EventSink, ItemResult } from '../pipeline/events.js';
 import { execute } from '../pipeline/execute.js';
 import { Journal } from '../pipeline/journal.js';
-import { indexMaterializer } from '../pipeline/materialize.js';
+import { runMaterializer } from '../pipeline/run.js';
 import type { Plan } from '../pipeline/plan.js';
 import { planSync } from '../pipeline/planner.js';
 import type { RunResult } from '../pipeline/run.js';
@@ -110,7 +112,7 @@ export async function runExport(cfg: MirrorConfig, opts: ExportOptions): Promise
     const run = await execute(plan, {
       targets: ctx.targets,
       journal: Journal.inMemory(),
-      materialize: indexMaterializer(new Map(cfg.sources.map((s) => [s.name, { config: s, repo: ctx.repositories.get(s.name)! }])), ctx.keyrings),
+      materialize: runMaterializer(cfg, ctx),
       concurrency: opts.concurrency ?? cfg.concurrency,
       verifyRemote: false,
       emit,
@@ -241,7 +243,8 @@ async function buildListing(
     if (!m.config) throw new ChartMirrorError('LAYOUT', `${layout.path}: staged manifest ${i.digest} has no config`);
     const all: Descriptor[] = [md, m.config, ...m.layers];
     for (const b of all) blobs.set(b.digest, { mediaType: b.mediaType, digest: b.digest, size: b.size });
-    const archive = m.layers.find((l) => l.mediaType === HELM_CHART_MEDIA_TYPE);
+    const archive = m.layers.find((l) => l.mediaType === HELM_CHART_MEDIA_TYPE || l.mediaType === LEGACY_CHART_MEDIA_TYPE);
+    const referrers = await stagedReferrers(layout, i, blobs, manifests);
     charts.push({
       source: i.source,
       chart: i.chart,
@@ -254,9 +257,11 @@ async function buildListing(
       ...(i.provenance ? { provenance: i.provenance } : {}),
       ...(i.url ? { url: publicUrl(i.url) } : {}),
       bytes: all.reduce((n, b) => n + b.size, 0),
+      ...(referrers.length ? { referrers } : {}),
     });
     manifests.push({ ...md, annotations: { [ANNOTATION_REF_NAME]: ref(i) } });
   }
+  manifests.sort((a, b) => (a.annotations![ANNOTATION_REF_NAME]! < b.annotations![ANNOTATION_REF_NAME]! ? -1 : 1));
   const sorted = [...blobs.values()].sort((a, b) => (a.digest < b.digest ? -1 : a.digest > b.digest ? 1 : 0));
   const listing: BundleListing = {
     schemaVersion: LISTING_SCHEMA_VERSION,
@@ -268,6 +273,31 @@ async function buildListing(
   };
   const index = { schemaVersion: 2, mediaType: OCI_INDEX_MEDIA_TYPE, manifests };
   return { listing, index, blobs: sorted };
+}
+
+/**
+ * The referrers an item carried into the staging layout: each graph's blobs, the refs that name
+ * them (cosign tags, and the fallback index of the others), and the listing's entries.
+ */
+async function stagedReferrers(layout: OciLayout, i: ItemResult, blobs: Map<string, Descriptor>, manifests: Descriptor[]): Promise<NonNullable<BundleChart['referrers']>> {
+  if (!i.referrers?.length) return [];
+  const store = layout.repository('');
+  const out: NonNullable<BundleChart['referrers']> = [];
+  const add = (d: Descriptor) => blobs.set(d.digest, { mediaType: d.mediaType, digest: d.digest, size: d.size });
+  for (const r of i.referrers) {
+    const d = await layout.resolveDigest(r.digest);
+    if (!d) throw new ChartMirrorError('LAYOUT', `${layout.path}: staged referrer ${r.digest} of ${i.chart} ${i.version} is missing; delete ${layout.path} and export again`);
+    for (const g of await walkGraph(store, d)) add(g);
+    out.push({ mediaType: d.mediaType, digest: d.digest, size: d.size, ...(r.artifactType ? { artifactType: r.artifactType } : {}), ...(r.tag ? { tag: r.tag } : {}) });
+    if (r.tag) manifests.push({ mediaType: d.mediaType, digest: d.digest, size: d.size, annotations: { [ANNOTATION_REF_NAME]: `${i.repository}:${r.tag}` } });
+  }
+  const fallback = `${i.repository}:${referrersTag(i.digest!)}`;
+  const index = layout.resolveRef(fallback);
+  if (index && i.referrers.some((r) => !r.tag)) {
+    add(index);
+    manifests.push({ mediaType: index.mediaType, digest: index.digest, size: index.size, annotations: { [ANNOTATION_REF_NAME]: fallback } });
+  }
+  return out;
 }
 
 /** A staged blob's bytes for the tar, checked against its digest on the way through. */

@@ -42,6 +42,22 @@ const BundleChartSchema = z.object({
   url: z.string().optional(),
   /** Manifest + config + layers, in bytes. */
   bytes: z.number().int().nonnegative(),
+  /**
+   * Signatures, SBOMs and attestations of the chart (from oci:// sources), each a manifest in
+   * the bundle with its whole graph; cosign-style ones under their tag, the others listed in the
+   * fallback index `<repository>:sha256-<hex>`.
+   */
+  referrers: z
+    .array(
+      z.object({
+        mediaType: z.string(),
+        digest,
+        size: z.number().int().nonnegative(),
+        artifactType: z.string().optional(),
+        tag: z.string().optional(),
+      }),
+    )
+    .optional(),
 });
 
 export const BundleListingSchema = z.object({

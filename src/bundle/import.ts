@@ -217,6 +217,7 @@ function importPlan(charts: VerifiedChart[], dest: Destination, binding: TargetB
         ...(c.url ? { url: c.url } : {}),
         ...(c.provenance ? { provenance: c.provenance } : {}),
         ...(base(v, dest, repository).archiveSize !== undefined ? { archiveSize: base(v, dest, repository).archiveSize } : {}),
+        ...(v.referrers.length ? { referrers: v.referrers } : {}),
       },
       destinations: [{ target: dest.display, repository, tag: c.tag, ...(journaled ? { journaled: { digest: c.digest } } : {}) }],
     });

@@ -16,9 +16,13 @@ import {
   HELM_CHART_MEDIA_TYPE,
   HELM_CONFIG_MEDIA_TYPE,
   HELM_PROV_MEDIA_TYPE,
+  LEGACY_CHART_MEDIA_TYPE,
   OCI_MANIFEST_MEDIA_TYPE,
 } from '../oci/media-types.js';
 import { isValidRepository, isValidTag, tagForVersion } from '../oci/reference.js';
+import { referrersTag } from '../content/referrers-tag.js';
+import type { Referrer } from '../content/referrers.js';
+import { walkGraph } from '../content/walk.js';
 import { VERSION } from '../version.js';
 import { EXPORT_MARKER, INDEX_FILE, LISTING_FILE, LISTING_SCHEMA_VERSION, parseListing, type BundleChart, type BundleListing } from './format.js';
 
@@ -85,6 +89,9 @@ export async function describeBundle(layout: OciLayout): Promise<DescribedBundle
     const ref = `${c.repository}:${c.tag}`;
     if (listed.has(ref)) problems.push(`the listing names ${ref} twice`);
     listed.add(ref);
+    // Refs of the chart's referrers: cosign tags, and the fallback index of the others.
+    for (const r of c.referrers ?? []) if (r.tag) listed.add(`${c.repository}:${r.tag}`);
+    if (c.referrers?.some((r) => !r.tag)) listed.add(`${c.repository}:${referrersTag(c.digest)}`);
     const d = byRef.get(ref);
     if (!d) {
       problems.push(`${what}: the listing names ${ref} but ${INDEX_FILE} does not`);
@@ -162,6 +169,8 @@ async function deriveListing(
 
 export interface VerifiedChart {
   chart: BundleChart;
+  /** The chart's referrers, each checked with its whole graph. */
+  referrers: Referrer[];
   manifest: { descriptor: Descriptor; bytes: Buffer };
   /** Config first, then the layers, as the manifest lists them. */
   blobs: Descriptor[];
@@ -222,14 +231,38 @@ export async function verifyBundle(
       const p = await check(b);
       if (p) note(what, b, label(b.mediaType), p);
     }
-    const chartLayer = parsed.layers.find((l) => l.mediaType === HELM_CHART_MEDIA_TYPE);
+    const chartLayer = parsed.layers.find((l) => l.mediaType === HELM_CHART_MEDIA_TYPE || l.mediaType === LEGACY_CHART_MEDIA_TYPE);
     if (c.archiveDigest && chartLayer?.digest !== c.archiveDigest) problems.push(`${what}: the listing's archive digest is not the manifest's chart layer`);
-    for (const b of [md, ...blobs]) {
+    const counted = [md, ...blobs];
+    const referrers: Referrer[] = [];
+    for (const r of c.referrers ?? []) {
+      const bad = await check(r);
+      if (bad) {
+        note(what, r, 'referrer', bad);
+        continue;
+      }
+      let graph: Descriptor[];
+      try {
+        graph = await walkGraph(layout.repository(''), r);
+      } catch (e) {
+        problems.push(`${what}: referrer ${r.digest}: ${errorMessage(e)}`);
+        continue;
+      }
+      for (const g of graph.slice(1)) {
+        const p = await check(g);
+        if (p) note(what, g, 'referrer blob', p);
+      }
+      counted.push(...graph);
+      referrers.push({ descriptor: { mediaType: r.mediaType, digest: r.digest, size: r.size }, ...(r.tag ? { tag: r.tag } : {}), ...(r.artifactType ? { artifactType: r.artifactType } : {}) });
+    }
+    const fallback = layout.resolveRef(`${c.repository}:${referrersTag(c.digest)}`);
+    if (fallback && c.referrers?.some((r) => !r.tag)) counted.push(fallback);
+    for (const b of counted) {
       if (seen.has(b.digest)) continue;
       seen.add(b.digest);
       bytes += b.size;
     }
-    charts.push({ chart: c, manifest: { descriptor: md, bytes: manifestBytes }, blobs });
+    charts.push({ chart: c, referrers, manifest: { descriptor: md, bytes: manifestBytes }, blobs });
   }
   if (missing > 3) problems.push(`${missing - 3} more blobs are missing`);
   if (!described.derived && problems.length === 0) {

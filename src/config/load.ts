@@ -19,8 +19,9 @@ import {
 } from './schema.js';
 import { parseDuration, parseSize } from './units.js';
 import type { ProvenanceMode } from '../chart/provenance-types.js';
+import type { RegistryAuth } from '../registry/connect.js';
 import { DEFAULTS } from '../defaults.js';
-import { invalidComponent, tryParseReference } from '../oci/reference.js';
+import { formatReference, invalidComponent, tryParseReference } from '../oci/reference.js';
 import type { TlsSettings } from '../http/client.js';
 import type { RetryPolicy } from '../http/retry.js';
 
@@ -42,10 +43,20 @@ export interface Selection extends VersionSelection {
 
 export interface SourceConfig {
   name: string;
-  /** Normalised repository URL: http(s):// or file:// (plain paths become file:// URLs). */
+  /** classic: an index.yaml repository; oci: the repositories under a path of a registry. */
+  kind: 'classic' | 'oci';
+  /** Normalised: http(s):// or file:// (plain paths become file:// URLs), or oci://host/path. */
   url: string;
-  auth?: { username: string; password: string };
+  /** oci: `host[:port]` as written, and the path the charts are under (empty: the registry root). */
+  registry?: string;
+  basePath?: string;
+  /** classic: username and password (HTTP basic); oci: as for targets. */
+  auth?: RegistryAuth;
   passCredentials: boolean;
+  /** oci: talk HTTP. */
+  plainHttp: boolean;
+  /** oci: carry referrers (signatures, SBOMs, attestations) with each chart. */
+  referrers: boolean;
   tls?: TlsSettings;
   provenance: { mode: ProvenanceMode; keyring: string[] };
   selection: Selection;
@@ -61,7 +72,7 @@ export interface TargetSpec {
   host?: string;
   layoutDir?: string;
   plainHttp: boolean;
-  auth?: { username?: string; password?: string; token?: string; identityToken?: string; trustedRealmHosts?: string[] };
+  auth?: RegistryAuth;
   tls?: TlsSettings;
   onConflict: 'fail' | 'overwrite';
   manifestMediaType: boolean;
@@ -316,13 +327,7 @@ function resolveTarget(
   }
   const repository = t.repository ?? (basePath ? `${basePath}/{chart}` : '{chart}');
   validateTemplate(repository, [...path, 'repository'], fail);
-  if (t.auth) {
-    const a = t.auth;
-    const kinds = [a.password, a.token, a.identityToken].filter((x) => x !== undefined).length;
-    if (kinds > 1) fail([...path, 'auth'], 'give one of username/password, token or identityToken');
-    if (a.password !== undefined && a.username === undefined) fail([...path, 'auth', 'username'], 'is required with password');
-    if (a.username !== undefined && kinds === 0) fail([...path, 'auth', 'password'], 'is required with username');
-  }
+  if (t.auth) checkRegistryAuth(t.auth, [...path, 'auth'], fail);
   return {
     name: t.name,
     kind: t.url ? 'registry' : 'layout',
@@ -340,6 +345,14 @@ function resolveTarget(
     connections: t.connections ?? defaultConnections ?? DEFAULTS.connections.registries,
     requestsPerSecond: t.requestsPerSecond,
   };
+}
+
+/** Registry credentials: one kind of secret, and a username only with a password. */
+function checkRegistryAuth(a: RegistryAuth, path: (string | number)[], fail: Fail): void {
+  const kinds = [a.password, a.token, a.identityToken].filter((x) => x !== undefined).length;
+  if (kinds > 1) fail(path, 'give one of username/password, token or identityToken');
+  if (a.password !== undefined && a.username === undefined) fail([...path, 'username'], 'is required with password');
+  if (a.username !== undefined && kinds === 0) fail([...path, 'password'], 'is required with username');
 }
 
 function validateTemplate(template: string, path: (string | number)[], fail: Fail): void {
@@ -360,7 +373,18 @@ function resolveSource(
   defaultConnections: number | undefined,
 ): SourceConfig {
   let url: string;
-  if (/^https?:\/\//i.test(s.url)) {
+  let registry: string | undefined;
+  let basePath: string | undefined;
+  const kind: SourceConfig['kind'] = s.url.startsWith('oci://') ? 'oci' : 'classic';
+  if (kind === 'oci') {
+    const parsed = tryParseReference(s.url, { allowTag: false });
+    if (!parsed.ok) return fail([...path, 'url'], parsed.problem === 'no valid registry host' ? `"${s.url}" has no valid registry host` : parsed.problem);
+    registry = parsed.ref.registry;
+    basePath = parsed.ref.repository;
+    url = formatReference({ registry, repository: basePath });
+    if (s.passCredentials !== undefined) fail([...path, 'passCredentials'], 'applies to classic repositories only (an oci:// source sends credentials to its registry)');
+    if (s.auth) checkRegistryAuth(s.auth, [...path, 'auth'], fail);
+  } else if (/^https?:\/\//i.test(s.url)) {
     try {
       const u = new URL(s.url);
       if (u.username || u.password) fail([...path, 'url'], 'put credentials in auth, not in the URL');
@@ -374,6 +398,17 @@ function resolveSource(
     return fail([...path, 'url'], `unsupported scheme in "${s.url}" (use http://, https://, file:// or a path)`);
   } else {
     url = pathToFileURL(abs(s.url)).toString();
+  }
+  if (kind === 'classic') {
+    if (s.plainHttp !== undefined) fail([...path, 'plainHttp'], 'applies to oci:// sources only (a classic repository says http:// in its url)');
+    if (s.referrers !== undefined) fail([...path, 'referrers'], 'applies to oci:// sources only');
+    const a = s.auth;
+    if (a) {
+      const extra = (['token', 'identityToken', 'trustedRealmHosts'] as const).find((k) => a[k] !== undefined);
+      if (extra) fail([...path, 'auth', extra], 'a classic repository takes HTTP basic credentials (username and password) only');
+      if (a.username === undefined) fail([...path, 'auth', 'username'], 'is required');
+      if (a.password === undefined) fail([...path, 'auth', 'password'], 'is required');
+    }
   }
   for (const [i, t] of (s.targets ?? []).entries()) {
     if (!targetNames.has(t)) {
@@ -389,9 +424,13 @@ function resolveSource(
   }
   return {
     name: s.name,
+    kind,
     url,
+    ...(registry !== undefined ? { registry, basePath } : {}),
     auth: s.auth,
     passCredentials: s.passCredentials ?? false,
+    plainHttp: s.plainHttp ?? false,
+    referrers: s.referrers ?? true,
     tls: resolveTls(s.tls, [...path, 'tls'], abs, fail),
     provenance: { mode, keyring },
     selection: resolveSelection(raw, s, path, fail),

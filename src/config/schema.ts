@@ -86,28 +86,7 @@ const selection = {
   ...versionSelection,
 };
 
-export const SourceAuthSchema = z.strictObject({
-  username: z.string().describe('HTTP basic username.'),
-  password: z.string().describe('HTTP basic password; use ${VAR} to read it from the environment.'),
-});
-
-export const SourceSchema = z.strictObject({
-  name: nonEmpty.describe('Unique name of the source; used in reports and in repository templates.'),
-  url: nonEmpty.describe('The repository URL (index at <url>/index.yaml): http(s)://, file:// or a plain path.'),
-  auth: SourceAuthSchema.optional().describe(
-    'HTTP basic credentials for the repository; they go only to its own host unless passCredentials is true.',
-  ),
-  passCredentials: z
-    .boolean()
-    .optional()
-    .describe('Send credentials to chart URLs on other hosts too. Default false (only the repository host).'),
-  tls: TlsSchema.optional(),
-  verify: VerifySchema.optional(),
-  targets: z.array(nonEmpty).min(1).optional().describe('Names of the targets this source goes to. Default: every target.'),
-  connections: z.number().int().positive().optional().describe('Connections to this source host. Default http.connections.sources.'),
-  ...selection,
-});
-
+/** Registry credentials: targets, and oci:// sources. */
 export const TargetAuthSchema = z
   .strictObject({
     username: z.string().optional().describe('Registry username; give it with password.'),
@@ -120,6 +99,45 @@ export const TargetAuthSchema = z
       .describe('Token-service hosts other than the registry that may receive these credentials.'),
   })
   .describe('Registry credentials. Default: Helm registry config, then Docker config.json.');
+
+/**
+ * A source's credentials: HTTP basic (username and password) for a classic repository; for an
+ * oci:// source the same choices as a registry target.
+ */
+export const SourceAuthSchema = z.strictObject({
+  username: z.string().optional().describe('Username: HTTP basic for a classic repository, registry username for oci://; give it with password.'),
+  password: z.string().optional().describe('Password; use ${VAR} to read it from the environment.'),
+  token: z.string().optional().describe('oci:// sources: a ready bearer token, sent as is.'),
+  identityToken: z.string().optional().describe('oci:// sources: an OAuth2 refresh token (identity token) exchanged for access tokens.'),
+  trustedRealmHosts: z
+    .array(nonEmpty)
+    .optional()
+    .describe('oci:// sources: token-service hosts other than the registry that may receive these credentials.'),
+});
+
+export const SourceSchema = z.strictObject({
+  name: nonEmpty.describe('Unique name of the source; used in reports and in repository templates.'),
+  url: nonEmpty.describe(
+    'A classic repository (index at <url>/index.yaml: http(s)://, file:// or a plain path), or oci://host[:port]/path: charts are the repositories <path>/<chart> of a registry.',
+  ),
+  auth: SourceAuthSchema.optional().describe(
+    'Credentials. Classic: HTTP basic (username and password), sent only to the repository host unless passCredentials is true. oci://: as for targets; default Helm registry config, then Docker config.json, else anonymous.',
+  ),
+  plainHttp: z.boolean().optional().describe('oci:// sources: talk HTTP instead of HTTPS. Default false.'),
+  referrers: z
+    .boolean()
+    .optional()
+    .describe('oci:// sources: carry each chart\'s referrers (signatures, SBOMs, attestations) along with it. Default true.'),
+  passCredentials: z
+    .boolean()
+    .optional()
+    .describe('Send credentials to chart URLs on other hosts too. Default false (only the repository host).'),
+  tls: TlsSchema.optional(),
+  verify: VerifySchema.optional(),
+  targets: z.array(nonEmpty).min(1).optional().describe('Names of the targets this source goes to. Default: every target.'),
+  connections: z.number().int().positive().optional().describe('Connections to this source host. Default http.connections.sources.'),
+  ...selection,
+});
 
 export const TargetSchema = z.strictObject({
   name: nonEmpty.describe('Unique name of the target.'),

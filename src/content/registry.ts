@@ -9,7 +9,9 @@ import { withRetry, type RetryContext, type RetryPolicy } from '../http/retry.js
 import type { Descriptor } from '../oci/descriptor.js';
 import { isDigest } from '../oci/reference.js';
 import type { RegistryClient } from '../registry/client.js';
-import { isManifest } from './graph.js';
+import { isManifest, parseManifest } from './graph.js';
+import { isIndexMediaType } from '../oci/media-types.js';
+import { referrersTag } from './referrers-tag.js';
 import { bufferStream, readVerified } from './verify.js';
 import type {
   ContentOpener,
@@ -178,8 +180,23 @@ export class RegistryRepository implements Store, ReferencePusher, Mounter, Refe
     await this.pushReference({ ...desc, mediaType: desc.mediaType || m.descriptor.mediaType }, m.bytes, tag, signal);
   }
 
-  referrers(subject: Descriptor, signal?: AbortSignal): Promise<Descriptor[]> {
-    return this.retry(() => this.client.referrers(this.repository, subject.digest, signal), signal);
+  /** The referrers API where the registry has one, else the fallback tag's index (distribution-spec "Referrers Tag Schema"). */
+  async referrers(subject: Descriptor, opts: { tags?: readonly string[]; signal?: AbortSignal } = {}): Promise<Descriptor[]> {
+    const { signal } = opts;
+    const api = await this.retry(() => this.client.referrersApi(this.repository, subject.digest, signal), signal);
+    if (api) return api;
+    const fallback = referrersTag(subject.digest);
+    if (opts.tags && !opts.tags.includes(fallback)) return [];
+    const d = await this.resolve(fallback, signal);
+    if (!d || !isIndexMediaType(d.mediaType)) return [];
+    const bytes = await readVerified(await this.fetch(d, signal), d, LIMITS.manifestBytes, 'manifest');
+    return parseManifest(bytes, d.mediaType, `referrers index ${fallback}`).manifests;
+  }
+
+  /** Whether pushing a manifest with a subject is enough for the registry to list it (OCI 1.1). */
+  async indexesReferrers(subject: Descriptor, signal?: AbortSignal): Promise<boolean> {
+    const api = await this.retry(() => this.client.referrersApi(this.repository, subject.digest, signal), signal).catch(() => undefined);
+    return api !== undefined;
   }
 
   deleteTag(tag: string, signal?: AbortSignal): Promise<void> {

@@ -73,7 +73,11 @@ export interface Mounter {
 
 /** Manifests whose `subject` is a given manifest (OCI 1.1 referrers API or the fallback tag). */
 export interface ReferrerLister {
-  referrers(subject: Descriptor, signal?: AbortSignal): Promise<Descriptor[]>;
+  /**
+   * `tags`: the repository's tags when the caller has them; the fallback tag `sha256-<hex>` is
+   * then only looked up when listed (no request for a subject without referrers).
+   */
+  referrers(subject: Descriptor, opts?: { tags?: readonly string[]; signal?: AbortSignal }): Promise<Descriptor[]>;
 }
 
 export interface TagDeleter {

@@ -5,7 +5,7 @@ import { Readable } from 'node:stream';
 import { ChartMirrorError, ConfigError } from '../errors.js';
 import { HostGate } from './host-gate.js';
 import { transportError, isRetryableStatus } from './errors.js';
-import { parseRetryAfter } from './retry.js';
+import { parseRetryAfter, throttleDelay } from './retry.js';
 import { displayUrl } from './redact-url.js';
 import { redact } from '../util/secrets.js';
 import { DEFAULTS } from '../defaults.js';
@@ -187,7 +187,7 @@ export class Endpoint {
       throw transportError(bodyError(e) ?? e, req.method, req.url);
     }
     if (res.statusCode === 429 || (res.statusCode === 503 && res.headers['retry-after'])) {
-      const after = parseRetryAfter(first(res.headers['retry-after']));
+      const after = throttleDelay((name) => first(res.headers[name] as string | string[] | undefined));
       gate.pause(after ?? 1000);
     }
     if (res.statusCode === 400 && u.protocol === 'https:' && isSmallHtml(res.headers)) {
@@ -313,6 +313,6 @@ export function statusError(
   return new ChartMirrorError(code, redact(message), {
     status: res.status,
     retryable: isRetryableStatus(res.status),
-    retryAfterMs: parseRetryAfter(res.header('retry-after')),
+    retryAfterMs: res.status === 429 ? throttleDelay((n) => res.header(n)) : parseRetryAfter(res.header('retry-after')),
   });
 }

@@ -55,6 +55,17 @@ export async function withRetry<T>(
   }
 }
 
+/**
+ * How long a throttled answer says to wait: Retry-After, else the rate-limit headers some
+ * registries send instead (`RateLimit-Reset: <seconds>`, IETF draft-ietf-httpapi-ratelimit-headers).
+ */
+export function throttleDelay(header: (name: string) => string | undefined, now = Date.now()): number | undefined {
+  const after = parseRetryAfter(header('retry-after'), now);
+  if (after !== undefined) return after;
+  const reset = header('ratelimit-reset')?.trim();
+  return reset && /^\d+$/.test(reset) ? Number(reset) * 1000 : undefined;
+}
+
 /** Retry-After: delta-seconds or an HTTP date (RFC 9110 §10.2.3). */
 export function parseRetryAfter(value: string | undefined, now = Date.now()): number | undefined {
   if (!value) return undefined;

@@ -7,6 +7,7 @@ import type { Keyring } from '../chart/provenance-types.js';
 import { BlobLocator } from '../content/registry.js';
 import { RegistryConnector } from '../registry/connect.js';
 import { ChartRepository } from '../source/repository.js';
+import { OciChartSource } from '../source/oci-source.js';
 import type { EventSink } from './events.js';
 import { bindTarget, type BindingContext, type TargetBinding } from './targets.js';
 import { VERSION } from '../version.js';
@@ -21,7 +22,10 @@ export interface RunSettings {
 export interface RunContext {
   http: HttpClient;
   targets: Map<string, TargetBinding>;
+  /** Classic sources (index.yaml repositories), by source name. */
   repositories: Map<string, ChartRepository>;
+  /** oci:// sources, by source name. */
+  ociSources: Map<string, OciChartSource>;
   keyrings: Map<string, Keyring>;
   /** Open the destinations (layouts are created by their first write, not here). */
   openTargets(specs: TargetSpec[], opts?: Pick<BindingContext, 'conflictHint'>): Promise<void>;
@@ -55,15 +59,23 @@ export async function createContext(
   const targets = new Map<string, TargetBinding>();
 
   const repositories = new Map<string, ChartRepository>();
+  const ociSources = new Map<string, OciChartSource>();
   for (const s of sources) {
+    const onRetry = retryReporter(`source ${s.name}`, opts.emit);
+    if (s.kind === 'oci') {
+      const client = connector.client({ registry: s.registry!, plainHttp: s.plainHttp, tls: s.tls, auth: s.auth, connections: s.connections });
+      ociSources.set(s.name, new OciChartSource(s, client, { retry: settings.retry, onRetry }));
+      continue;
+    }
     repositories.set(
       s.name,
       new ChartRepository(s.name, s.url, {
         endpoint: http.endpoint({ tls: s.tls, connections: s.connections }),
-        auth: s.auth,
+        // Config loading made sure a classic source's auth is a username and a password.
+        auth: s.auth as { username: string; password: string } | undefined,
         passCredentials: s.passCredentials,
         retry: settings.retry,
-        onRetry: retryReporter(`source ${s.name}`, opts.emit),
+        onRetry,
       }),
     );
   }
@@ -72,6 +84,7 @@ export async function createContext(
     http,
     targets,
     repositories,
+    ociSources,
     keyrings,
     async openTargets(specs, extra = {}) {
       for (const spec of specs) {

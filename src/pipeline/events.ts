@@ -27,6 +27,17 @@ export interface ItemResult {
   archiveSize?: number;
   /** How `present` was known: the journal (no request) or the target itself. */
   via?: 'journal' | 'target';
+  /** Referrers (signatures, SBOMs, attestations) copied with the chart. */
+  referrers?: ReferrerResult[];
+}
+
+export interface ReferrerResult {
+  digest: string;
+  artifactType?: string;
+  /** cosign-style referrers keep their tag (`sha256-<hex>.sig`). */
+  tag?: string;
+  /** Where it is now: oci://host/repo@sha256:… */
+  reference?: string;
 }
 
 export type PipelineEvent =

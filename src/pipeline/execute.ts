@@ -8,10 +8,11 @@
 import PQueue from 'p-queue';
 import { ChartMirrorError, errorMessage, isChartMirrorError } from '../errors.js';
 import { copy } from '../content/copy.js';
+import { copyReferrers } from '../content/referrers.js';
 import type { EventSink, ItemResult } from './events.js';
 import type { Journal } from './journal.js';
 import type { Materialized, Materializer } from './materialize.js';
-import { emitPlan, type Plan, type PlanDestination, type PlanJob } from './plan.js';
+import { emitPlan, journalStillValid, type Plan, type PlanDestination, type PlanJob } from './plan.js';
 import { journalKey } from './planner.js';
 import type { TargetBinding } from './targets.js';
 
@@ -83,12 +84,6 @@ function base(job: PlanJob): Pick<ItemResult, 'source' | 'chart' | 'version'> {
   return { source: job.source, chart: job.chart, version: job.version };
 }
 
-/** Whether a journal entry still describes this job (a republished archive is done again). */
-function stillValid(job: PlanJob, entry: { digest: string; archive?: string }): boolean {
-  const o = job.origin;
-  if (o.kind === 'bundle') return entry.digest === o.manifest.digest;
-  return !o.digest || !entry.archive || entry.archive === o.digest;
-}
 
 async function runJob(job: PlanJob, x: ExecuteOptions, tags: TagCache, record: (r: ItemResult) => void, emit: EventSink): Promise<void> {
   emit({ type: 'item-start', ...base(job) });
@@ -98,7 +93,7 @@ async function runJob(job: PlanJob, x: ExecuteOptions, tags: TagCache, record: (
     const binding = x.targets.get(d.target)!;
     const key = journalKey(job.source, job.chart, job.version, binding.id, d.repository);
     const entry = x.journal.get(key);
-    if (entry && stillValid(job, entry)) {
+    if (entry && journalStillValid(job.origin, entry)) {
       if (!x.verifyRemote) {
         // Confirmed since the plan was made (another run, or a plan executed twice).
         record({ ...base(job), target: d.target, status: 'present', via: 'journal', digest: entry.digest, repository: d.repository, tag: d.tag, reference: binding.reference(d.repository, d.tag, entry.digest), url });
@@ -164,28 +159,39 @@ async function deliver(
   p: Pending,
   x: ExecuteOptions,
   tags: TagCache,
-): Promise<Pick<ItemResult, 'status' | 'digest' | 'reference' | 'bytesUploaded' | 'via'>> {
+): Promise<Pick<ItemResult, 'status' | 'digest' | 'reference' | 'bytesUploaded' | 'via' | 'referrers'>> {
   const { binding, d } = p;
   const root = content.root(binding.spec.manifestMediaType);
   const digest = root.digest;
   const store = binding.store(d.repository);
+  // Source and target on one registry: blobs are mounted, not uploaded again.
+  const from = content.origin && binding.host === content.origin.host ? content.origin.repository : undefined;
+  const mountFrom = from ? () => from : undefined;
+  const referrers = async () => {
+    if (!content.referrers) return {};
+    const copied = await copyReferrers(content.referrers.store, store, root, content.referrers.items, { signal: x.signal, mountFrom });
+    return { referrers: copied.map((r) => ({ ...r, reference: binding.reference(d.repository, r.tag ?? d.tag, r.digest) })) };
+  };
   const listed = await tags.get(binding, d.repository);
   const mayExist = listed === undefined || listed.has(d.tag);
   if (mayExist) {
     const remote = await store.resolve(d.tag, x.signal);
     if (remote?.digest === digest) {
+      const carried = await referrers();
       await x.journal.record(p.key, { digest, archive: content.archiveDigest });
-      return { status: 'present', via: 'target', digest, reference: binding.reference(d.repository, d.tag, digest) };
+      return { status: 'present', via: 'target', digest, reference: binding.reference(d.repository, d.tag, digest), ...carried };
     }
     if (remote !== undefined && binding.spec.onConflict !== 'overwrite') {
       throw new ChartMirrorError('CONFLICT', `tag ${d.repository}:${d.tag} already holds ${remote.digest}, not ${digest}; ${binding.conflictHint}`);
     }
   }
   // A tag that is not there: the root is pushed without asking again (one request less per version).
-  const copied = await copy(content.store, store, root, { tag: d.tag, signal: x.signal, skipRootCheck: true });
+  const copied = await copy(content.store, store, root, { tag: d.tag, signal: x.signal, skipRootCheck: true, mountFrom });
+  // Referrers after their subject, and the journal only once both are there.
+  const carried = await referrers();
   await x.journal.record(p.key, { digest, archive: content.archiveDigest });
   await tags.add(binding, d.repository, d.tag);
-  return { status: 'pushed', digest, reference: binding.reference(d.repository, d.tag, digest), bytesUploaded: copied.bytes };
+  return { status: 'pushed', digest, reference: binding.reference(d.repository, d.tag, digest), bytesUploaded: copied.bytes, ...carried };
 }
 
 /** One tag listing per repository and target, shared by every version of a chart. */

@@ -10,6 +10,10 @@ import type { ReadOnlyStore } from '../content/store.js';
 import type { ChartArtifact } from '../oci/artifact.js';
 import type { Descriptor } from '../oci/descriptor.js';
 import type { ChartRepository } from '../source/repository.js';
+import type { OciChartSource } from '../source/oci-source.js';
+import { ChainedStore } from '../content/chained.js';
+import { findReferrers, type Referrer } from '../content/referrers.js';
+import { fetchVerifiedOciChart } from './oci-chart.js';
 import type { ItemResult } from './events.js';
 import type { PlanJob } from './plan.js';
 import { prepareArtifact } from './prepare.js';
@@ -25,6 +29,10 @@ export interface Materialized {
   provenance?: ItemResult['provenance'];
   archiveSize?: number;
   warnings: string[];
+  /** Where the content lives in a registry: a destination on the same registry mounts from it. */
+  origin?: { host: string; repository: string };
+  /** Referrers of the root (signatures, SBOMs), copied after it, from `store`. */
+  referrers?: { store: ReadOnlyStore; items: Referrer[] };
 }
 
 /** Turns a job into content; each kind of origin has one. */
@@ -61,6 +69,44 @@ export function indexMaterializer(sources: Map<string, { config: SourceConfig; r
   };
 }
 
+/**
+ * Chart versions in an OCI registry: verified in memory (manifest, config, chart and .prov
+ * layers), copied by digest; anything else the manifest names comes from the registry itself.
+ */
+export function ociMaterializer(sources: Map<string, OciChartSource>, keyrings: Map<string, Keyring>): Materializer {
+  return async (job, signal) => {
+    if (job.origin.kind !== 'oci') throw new Error(`oci materializer given a ${job.origin.kind} job`);
+    const oci = sources.get(job.source)!;
+    const verify = oci.config.provenance;
+    const keyring = verify.keyring.length ? keyrings.get(JSON.stringify(verify.keyring)) : undefined;
+    const origin = oci.store(job.chart);
+    const chart = await fetchVerifiedOciChart(origin, { chart: job.chart, version: job.version, tag: job.origin.tag, digest: job.origin.digest }, { mode: verify.mode, keyring }, signal);
+    const referrers = oci.config.referrers ? await findReferrers(origin, chart.manifest, await oci.tags(job.chart, signal), signal) : [];
+    return {
+      store: new ChainedStore([chart.store, origin]),
+      root: () => chart.manifest,
+      archiveDigest: chart.chartLayer.digest,
+      url: oci.reference(job.chart, { digest: chart.manifest.digest }),
+      provenance: chart.provenance,
+      archiveSize: chart.chartLayer.size,
+      warnings: chart.warnings,
+      origin: { host: oci.client.host, repository: origin.repository },
+      ...(referrers.length ? { referrers: { store: origin, items: referrers } } : {}),
+    };
+  };
+}
+
+/** One materializer for a run whose jobs come from classic and oci:// sources alike. */
+export function sourceMaterializer(ctx: {
+  sources: Map<string, { config: SourceConfig; repo: ChartRepository }>;
+  ociSources: Map<string, OciChartSource>;
+  keyrings: Map<string, Keyring>;
+}): Materializer {
+  const index = indexMaterializer(ctx.sources, ctx.keyrings);
+  const oci = ociMaterializer(ctx.ociSources, ctx.keyrings);
+  return (job, signal) => (job.origin.kind === 'oci' ? oci(job, signal) : index(job, signal));
+}
+
 /** Chart versions in a bundle: the bundle is the store, the manifest the root. */
 export function bundleMaterializer(bundle: ReadOnlyStore): Materializer {
   return async (job) => {
@@ -74,6 +120,7 @@ export function bundleMaterializer(bundle: ReadOnlyStore): Materializer {
       provenance: o.provenance,
       archiveSize: o.archiveSize,
       warnings: [],
+      ...(o.referrers?.length ? { referrers: { store: bundle, items: o.referrers } } : {}),
     };
   };
 }

@@ -34,6 +34,22 @@ export interface IndexOrigin {
   missing?: string;
 }
 
+/** A chart version in an OCI registry: a tag of `<path>/<chart>`, copied by digest. */
+export interface OciOrigin {
+  kind: 'oci';
+  /** `host[:port]` as the source's URL writes it. */
+  registry: string;
+  /** The chart's repository in the registry. */
+  repository: string;
+  tag: string;
+  /** `oci://registry/repository:tag`. */
+  url: string;
+  /** The manifest digest, when the plan looked (since/until, sizes); the copy then takes exactly it. */
+  digest?: string;
+  /** The chart layer's size, when the plan looked. */
+  size?: number;
+}
+
 /** A chart version already packed as an OCI manifest in a bundle. */
 export interface BundleOrigin {
   kind: 'bundle';
@@ -42,6 +58,8 @@ export interface BundleOrigin {
   url?: string;
   provenance?: ItemResult['provenance'];
   archiveSize?: number;
+  /** The chart's referrers in the bundle, copied after it. */
+  referrers?: { descriptor: Descriptor; tag?: string; artifactType?: string }[];
 }
 
 export interface PlanDestination {
@@ -58,9 +76,21 @@ export interface PlanJob {
   source: string;
   chart: string;
   version: string;
-  origin: IndexOrigin | BundleOrigin;
+  origin: JobOrigin;
   warnings?: string[];
   destinations: PlanDestination[];
+}
+
+export type JobOrigin = IndexOrigin | OciOrigin | BundleOrigin;
+
+/**
+ * Whether a journal entry still describes a job: a republished archive (another digest in the
+ * index), a moved tag (another manifest digest, when known) or another bundle manifest is done again.
+ */
+export function journalStillValid(origin: JobOrigin, entry: { digest: string; archive?: string }): boolean {
+  if (origin.kind === 'bundle') return entry.digest === origin.manifest.digest;
+  if (origin.kind === 'oci') return !origin.digest || entry.digest === origin.digest;
+  return !origin.digest || !entry.archive || entry.archive === origin.digest;
 }
 
 export interface PlanSource {
@@ -141,7 +171,7 @@ export function planItems(plan: Plan, reference: (target: string, repository: st
         continue;
       }
       const warnings = [...(j.warnings ?? [])];
-      const size = j.origin.kind === 'index' ? j.origin.size : j.origin.archiveSize;
+      const size = j.origin.kind === 'bundle' ? j.origin.archiveSize : j.origin.size;
       if (j.origin.kind === 'index' && j.origin.missing) warnings.push(`the archive is not there (${j.origin.missing}): pushing it will fail`);
       out.push({ ...base, status: 'planned', archiveSize: size, warnings: warnings.length ? warnings : undefined });
     }
@@ -200,12 +230,22 @@ const PlanSchema = z.object({
           missing: z.string().optional(),
         }),
         z.object({
+          kind: z.literal('oci'),
+          registry: z.string(),
+          repository: z.string(),
+          tag: z.string(),
+          url: z.string(),
+          digest: digest.optional(),
+          size: z.number().int().nonnegative().optional(),
+        }),
+        z.object({
           kind: z.literal('bundle'),
           manifest: descriptor,
           archiveDigest: digest.optional(),
           url: z.string().optional(),
           provenance: provenance.optional(),
           archiveSize: z.number().int().nonnegative().optional(),
+          referrers: z.array(z.object({ descriptor, tag: z.string().optional(), artifactType: z.string().optional() })).optional(),
         }),
       ]),
       warnings: z.array(z.string()).optional(),

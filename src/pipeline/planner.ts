@@ -7,14 +7,13 @@ import PQueue from 'p-queue';
 import { ConfigError } from '../errors.js';
 import type { MirrorConfig, TargetConfig } from '../config/load.js';
 import { isValidTag, NAME_COMPONENT, tagForVersion } from '../oci/reference.js';
-import type { IndexEntry } from '../source/index-file.js';
-import type { ChartRepository } from '../source/repository.js';
 import type { RunContext } from './context.js';
-import { loadIndex, type LoadedIndex } from './discover.js';
+import { loadIndex, loadOciSource, type ListedVersion, type LoadedSource } from './discover.js';
 import type { ItemResult, PlanGroup } from './events.js';
 import { IndexCache } from './index-cache.js';
 import { Journal } from './journal.js';
-import { configHash, newPlan, type Plan, type PlanDestination, type PlanJob } from './plan.js';
+import { configHash, journalStillValid, newPlan, type Plan, type PlanDestination, type PlanJob } from './plan.js';
+import { describeOciChart } from './oci-chart.js';
 import { isSemver2, Selector } from './selection.js';
 
 export interface PlanOptions {
@@ -45,17 +44,6 @@ function repositoryFor(template: string, source: string, chart: string): string 
   return template.replaceAll('{source}', source).replaceAll('{chart}', chart);
 }
 
-/** The absolute URL of a version's first archive URL (the one Helm uses), when it is one. */
-export function archiveUrl(repo: ChartRepository, entry: Pick<IndexEntry, 'urls'>): string | undefined {
-  const ref = entry.urls[0];
-  if (ref === undefined) return undefined;
-  try {
-    return repo.chartUrl(ref);
-  } catch {
-    return undefined;
-  }
-}
-
 /** The journal key of one chart version at one destination (unchanged since the first release). */
 export function journalKey(source: string, chart: string, version: string, targetId: string, repository: string): string {
   return Journal.key({ source, chart, version, destination: `${targetId}/${repository}` });
@@ -72,12 +60,18 @@ export async function planSync(cfg: MirrorConfig, ctx: RunContext, opts: PlanOpt
   const journal = opts.journal ?? (await Journal.open(stateDir, { readOnly: true }));
   try {
     const cache = new IndexCache(stateDir);
-    const indexes = await Promise.all(sources.map((s) => loadIndex(s, ctx.repositories.get(s.name)!, cache, opts.signal)));
+    const indexes = await Promise.all(
+      sources.map((s) =>
+        s.kind === 'oci'
+          ? loadOciSource(s, ctx.ociSources.get(s.name)!, selectorFor(cfg, s.name, s.selection), opts.signal)
+          : loadIndex(s, ctx.repositories.get(s.name)!, cache, opts.signal),
+      ),
+    );
     await ctx.openTargets(targets);
     const plan = buildPlan(cfg, targets, indexes, ctx, journal, opts.verifyRemote ?? false);
     const concurrency = opts.concurrency ?? cfg.concurrency;
     if (opts.inspectTargets) await inspectTargets(plan, ctx, concurrency, opts.signal);
-    if (opts.sizes) await lookUpSizes(plan, indexes, concurrency, opts.signal);
+    if (opts.sizes) await lookUpSizes(plan, ctx, concurrency, opts.signal);
     return {
       plan,
       async rememberIndexes() {
@@ -92,7 +86,11 @@ export async function planSync(cfg: MirrorConfig, ctx: RunContext, opts: PlanOpt
   }
 }
 
-function buildPlan(cfg: MirrorConfig, targets: TargetConfig[], indexes: LoadedIndex[], ctx: RunContext, journal: Journal, verifyRemote: boolean): Plan {
+function selectorFor(cfg: MirrorConfig, name: string, selection: MirrorConfig['sources'][number]['selection']): Selector {
+  return new Selector(selection, `sources[${cfg.sources.findIndex((s) => s.name === name)}]`);
+}
+
+function buildPlan(cfg: MirrorConfig, targets: TargetConfig[], indexes: LoadedSource[], ctx: RunContext, journal: Journal, verifyRemote: boolean): Plan {
   const plan = newPlan({ configHash: configHash(cfg), config: cfg.file, targets: targets.map((t) => t.name) });
   const targetByName = new Map(targets.map((t) => [t.name, t]));
   const claims = new Map<string, string>();
@@ -102,7 +100,7 @@ function buildPlan(cfg: MirrorConfig, targets: TargetConfig[], indexes: LoadedIn
   for (const idx of indexes) {
     const { source } = idx;
     const bound = source.targets.map((n) => ({ config: targetByName.get(n)!, binding: ctx.targets.get(n)! }));
-    const selector = new Selector(source.selection, `sources[${cfg.sources.findIndex((s) => s.name === source.name)}]`);
+    const selector = selectorFor(cfg, source.name, source.selection);
     const base = (chart: string, version: string) => ({ source: source.name, chart, version });
     const settle = (r: ItemResult) => plan.settled.push(r);
     for (const b of bound) {
@@ -117,18 +115,25 @@ function buildPlan(cfg: MirrorConfig, targets: TargetConfig[], indexes: LoadedIn
       }
     }
 
-    const byChart = new Map<string, IndexEntry[]>();
-    for (const e of idx.entries) {
-      const list = byChart.get(e.name) ?? [];
-      list.push(e);
-      byChart.set(e.name, list);
+    for (const x of idx.excluded) {
+      for (const b of bound) {
+        group(source.name, b.config.name).excluded++;
+        settle({ ...base(x.chart, x.version), target: b.config.name, status: 'excluded', reason: x.reason });
+      }
     }
-    warnings.push(...selector.unmatched(byChart.keys(), `source ${source.name}`));
+
+    const byChart = new Map<string, ListedVersion[]>();
+    for (const e of idx.versions) {
+      const list = byChart.get(e.chart) ?? [];
+      list.push(e);
+      byChart.set(e.chart, list);
+    }
+    warnings.push(...selector.unmatched(idx.charts, `source ${source.name}`, idx.inWhat));
 
     let selectedCount = 0;
     let excludedCount = 0;
     for (const [chart, entries] of byChart) {
-      const decisions = selector.versionDecisions(chart, entries);
+      const decisions = selector.versionDecisions(chart, entries, idx.createdIn);
       // `+` becomes `_` in tags: two versions landing on one tag would overwrite each other.
       const tagOwners = new Map<string, string[]>();
       for (const e of entries) {
@@ -159,7 +164,7 @@ function buildPlan(cfg: MirrorConfig, targets: TargetConfig[], indexes: LoadedIn
         if (!invalid && !isSemver2(entry.version)) {
           jobWarnings.push(`version "${entry.version}" is not SemVer 2: helm pull must name it exactly (ranges cannot see it)`);
         }
-        const url = archiveUrl(idx.repo, entry);
+        const url = entry.origin.url;
         const destinations: PlanDestination[] = [];
         for (const b of bound) {
           const repository = repositoryFor(b.config.repository, source.name, chart);
@@ -177,7 +182,7 @@ function buildPlan(cfg: MirrorConfig, targets: TargetConfig[], indexes: LoadedIn
           }
           claims.set(claimKey, source.name);
           const journaled = journal.get(journalKey(source.name, chart, entry.version, b.binding.id, repository));
-          const trusted = journaled && (!entry.digest || !journaled.archive || journaled.archive === entry.digest);
+          const trusted = journaled && journalStillValid(entry.origin, journaled);
           if (trusted && !verifyRemote) {
             group(source.name, b.config.name).present++;
             settle({
@@ -202,19 +207,7 @@ function buildPlan(cfg: MirrorConfig, targets: TargetConfig[], indexes: LoadedIn
           });
         }
         if (destinations.length) {
-          const job: PlanJob = {
-            source: source.name,
-            chart,
-            version: entry.version,
-            origin: {
-              kind: 'index',
-              urls: entry.urls,
-              ...(url ? { url } : {}),
-              ...(entry.digest ? { digest: entry.digest } : {}),
-              ...(entry.created ? { created: entry.created } : {}),
-            },
-            destinations,
-          };
+          const job: PlanJob = { source: source.name, chart, version: entry.version, origin: entry.origin, destinations };
           if (jobWarnings.length) job.warnings = jobWarnings;
           plan.jobs.push(job);
         }
@@ -222,7 +215,7 @@ function buildPlan(cfg: MirrorConfig, targets: TargetConfig[], indexes: LoadedIn
     }
     plan.sources.push({
       name: source.name,
-      versions: idx.entries.length + idx.problems.length,
+      versions: idx.versions.length + idx.problems.length + idx.excluded.length,
       selected: selectedCount,
       excluded: excludedCount,
       notModified: idx.notModified,
@@ -255,19 +248,27 @@ async function inspectTargets(plan: Plan, ctx: RunContext, concurrency: number, 
   await Promise.all(tasks);
 }
 
-/** One size look-up per chart version (HEAD, or stat for file://), shared by its targets. */
-async function lookUpSizes(plan: Plan, indexes: LoadedIndex[], concurrency: number, signal?: AbortSignal): Promise<void> {
-  const repos = new Map(indexes.map((i) => [i.source.name, i.repo]));
+/**
+ * One size look-up per chart version, shared by its targets: a HEAD (or stat for file://) for a
+ * classic archive; the manifest for an oci:// chart (its chart layer's size, and its digest).
+ */
+async function lookUpSizes(plan: Plan, ctx: RunContext, concurrency: number, signal?: AbortSignal): Promise<void> {
   const queue = new PQueue({ concurrency });
   await Promise.all(
     plan.jobs.map((j) =>
       queue.add(async () => {
         const o = j.origin;
         // Only what the plan would push: a tag already there needs no archive.
-        if (o.kind !== 'index' || !o.url || j.destinations.every((d) => d.tagged)) return;
-        const size = await repos.get(j.source)!.archiveSize(o.url, signal).catch(() => ({ bytes: undefined, missing: undefined }));
-        if (size.bytes !== undefined) o.size = size.bytes;
-        if (size.missing) o.missing = size.missing;
+        if (j.destinations.every((d) => d.tagged)) return;
+        if (o.kind === 'index' && o.url) {
+          const size = await ctx.repositories.get(j.source)!.archiveSize(o.url, signal).catch(() => ({ bytes: undefined, missing: undefined }));
+          if (size.bytes !== undefined) o.size = size.bytes;
+          if (size.missing) o.missing = size.missing;
+        } else if (o.kind === 'oci' && o.size === undefined) {
+          const d = await describeOciChart(ctx.ociSources.get(j.source)!.store(j.chart), o.tag, { signal }).catch(() => undefined);
+          if (d) o.digest = d.digest; // the plan names exactly what it saw
+          if (d?.chartSize !== undefined) o.size = d.chartSize;
+        }
       }),
     ),
   );

@@ -9,7 +9,7 @@ import { createContext, type RunContext } from './context.js';
 import type { EventSink, ItemResult } from './events.js';
 import { execute } from './execute.js';
 import { Journal } from './journal.js';
-import { indexMaterializer } from './materialize.js';
+import { sourceMaterializer, type Materializer } from './materialize.js';
 import { checkPlanConfig, emitPlan, planItems, type Plan } from './plan.js';
 import { planSync, type PlanOptions } from './planner.js';
 
@@ -43,8 +43,10 @@ export interface RunResult {
   plan?: Plan;
 }
 
-function sourceMap(cfg: MirrorConfig, ctx: RunContext) {
-  return new Map(cfg.sources.map((s) => [s.name, { config: s, repo: ctx.repositories.get(s.name)! }]));
+/** The one materializer of a run: classic and oci:// sources alike. */
+export function runMaterializer(cfg: MirrorConfig, ctx: RunContext): Materializer {
+  const sources = new Map(cfg.sources.filter((s) => s.kind === 'classic').map((s) => [s.name, { config: s, repo: ctx.repositories.get(s.name)! }]));
+  return sourceMaterializer({ sources, ociSources: ctx.ociSources, keyrings: ctx.keyrings });
 }
 
 /**
@@ -110,7 +112,7 @@ export async function runMirror(cfg: MirrorConfig, opts: RunOptions = {}): Promi
     const { items, interrupted } = await execute(plan, {
       targets: ctx.targets,
       journal,
-      materialize: indexMaterializer(sourceMap(cfg, ctx), ctx.keyrings),
+      materialize: runMaterializer(cfg, ctx),
       concurrency,
       verifyRemote: opts.verifyRemote ?? false,
       emit,

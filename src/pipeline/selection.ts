@@ -139,8 +139,17 @@ export class Selector {
     return { ...this.sel, range: this.baseRange };
   }
 
-  /** Decisions for every version of one chart, in input order. */
-  versionDecisions(chart: string, versions: readonly Candidate[]): Decision[] {
+  /** What deciding this chart's versions needs beyond the versions themselves. */
+  needs(chart: string): { created: boolean; deprecated: boolean } {
+    const rules = this.rulesFor(chart);
+    return { created: Boolean(rules.since || rules.until), deprecated: rules.deprecated === 'skip' };
+  }
+
+  /**
+   * Decisions for every version of one chart, in input order. `createdIn` names where the
+   * created times come from, for reasons ("the index", "the manifest").
+   */
+  versionDecisions(chart: string, versions: readonly Candidate[], createdIn = 'the index'): Decision[] {
     const chartDecision = this.chartDecision(chart);
     if (!chartDecision.selected) return versions.map(() => chartDecision);
     const rules = this.rulesFor(chart);
@@ -159,7 +168,7 @@ export class Selector {
       if (rules.since || rules.until) {
         const t = createdTime(c.created);
         if (Number.isNaN(t)) {
-          return { selected: false, reason: `no usable created time in the index (needed by ${rules.since ? 'since' : 'until'})${from}` };
+          return { selected: false, reason: `no usable created time in ${createdIn} (needed by ${rules.since ? 'since' : 'until'})${from}` };
         }
         if (rules.since && t < rules.since.getTime()) {
           return { selected: false, reason: `created ${day(new Date(t))}, before since ${day(rules.since)}${from}` };
@@ -186,14 +195,14 @@ export class Selector {
    * Warnings for selection entries that name no chart of a source: an include glob that
    * matches nothing, an override for a chart the index does not have (usually a typo).
    */
-  unmatched(charts: Iterable<string>, where: string): string[] {
+  unmatched(charts: Iterable<string>, where: string, inWhat = 'the index'): string[] {
     const names = [...charts];
     const warnings: string[] = [];
     for (const g of this.include ?? []) {
-      if (!names.some((n) => g.re.test(n))) warnings.push(`${where}: charts.include "${g.glob}" matches no chart in the index`);
+      if (!names.some((n) => g.re.test(n))) warnings.push(`${where}: charts.include "${g.glob}" matches no chart in ${inWhat}`);
     }
     for (const name of Object.keys(this.sel.overrides)) {
-      if (!names.includes(name)) warnings.push(`${where}: charts.overrides.${name} names no chart in the index`);
+      if (!names.includes(name)) warnings.push(`${where}: charts.overrides.${name} names no chart in ${inWhat}`);
     }
     return warnings;
   }

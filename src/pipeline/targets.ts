@@ -19,6 +19,8 @@ export interface TargetBinding {
   readonly conflictHint: string;
   /** The layout behind a layout target. */
   readonly layout?: OciLayout;
+  /** The registry host behind a registry target (mounts work within one host). */
+  readonly host?: string;
   /** The store for one repository of the target (cached). */
   store(repository: string): Store;
   /** `oci://host/repo@digest` (or `:tag`), or the layout equivalent: for reports and maps. */
@@ -78,6 +80,7 @@ export async function bindTarget(spec: TargetSpec, ctx: BindingContext): Promise
     spec,
     id: `oci://${client.host}`,
     conflictHint,
+    host: client.host,
     store(repository) {
       let s = stores.get(repository);
       if (!s) {

@@ -46,6 +46,7 @@ export class RegistryClient {
   readonly origin: string;
   readonly host: string;
   private readonly chunkSize: number;
+  private noReferrersApi = false;
 
   constructor(private readonly opts: RegistryClientOptions) {
     this.host = opts.host;
@@ -78,26 +79,57 @@ export class RegistryClient {
     }
   }
 
-  /** Every tag of a repository (following Link pagination); empty when it does not exist. */
+  /** Every tag of a repository (paginated); empty when it does not exist. */
   async listTags(repo: string, signal?: AbortSignal): Promise<string[]> {
-    const scopes = [repositoryScope(repo, ['pull'])];
-    const tags: string[] = [];
-    let next: string | undefined = this.url(`/v2/${repo}/tags/list?n=1000`);
+    return (await this.listPages(`/v2/${repo}/tags/list`, 'tags', [repositoryScope(repo, ['pull'])], 'list tags', signal)) ?? [];
+  }
+
+  /**
+   * Every repository the registry lists (`/v2/_catalog`, paginated), or undefined when the
+   * registry has no catalog or refuses to list it (Docker Hub, GHCR, ECR Public do).
+   */
+  async catalog(signal?: AbortSignal): Promise<string[] | undefined> {
+    try {
+      return await this.listPages('/v2/_catalog', 'repositories', ['registry:catalog:*'], 'list repositories', signal, true);
+    } catch (e) {
+      if (e instanceof ChartMirrorError && (e.code === 'AUTH' || e.status === 404 || e.status === 405 || e.status === 400)) return undefined;
+      throw e;
+    }
+  }
+
+  /**
+   * A paginated list (distribution-spec: `n`, then the `Link` header; without one, `last` after a
+   * full page, as registries that predate Link expect). A 404 is an empty list (an unknown
+   * repository has no tags) unless `refuse404`.
+   */
+  private async listPages(path: string, key: string, scopes: string[], what: string, signal?: AbortSignal, refuse404 = false): Promise<string[] | undefined> {
+    const out: string[] = [];
+    const pageSize = 1000;
+    let next: string | undefined = this.url(`${path}?n=${pageSize}`);
     for (let page = 0; next && page < LIMITS.tagPages; page++) {
       const res = await this.send({ method: 'GET', url: next, headers: { accept: 'application/json' }, signal }, scopes);
-      if (res.status === 404) {
+      if (res.status === 404 && !refuse404) {
         await res.dump();
-        return tags;
+        return out;
       }
-      if (res.status !== 200) throw await registryError(res, 'list tags');
-      const body = JSON.parse((await res.buffer(LIMITS.tagPageBytes)).toString('utf8')) as { tags?: unknown };
-      if (body.tags !== undefined && body.tags !== null) {
-        if (!Array.isArray(body.tags)) throw new ChartMirrorError('REGISTRY', `list tags ${displayUrl(next)}: the answer has no tag list`);
-        for (const t of body.tags) if (typeof t === 'string') tags.push(t);
+      if (res.status !== 200) throw await registryError(res, what);
+      let body: Record<string, unknown>;
+      try {
+        body = JSON.parse((await res.buffer(LIMITS.tagPageBytes)).toString('utf8')) as Record<string, unknown>;
+      } catch (e) {
+        if (e instanceof ChartMirrorError) throw e;
+        throw new ChartMirrorError('REGISTRY', `${what} ${displayUrl(next)}: the answer is not JSON`);
       }
-      next = nextLink(res.header('link'), next);
+      const list = body[key];
+      if (list !== undefined && list !== null && !Array.isArray(list)) throw new ChartMirrorError('REGISTRY', `${what} ${displayUrl(next)}: the answer has no ${key} list`);
+      const names = ((list as unknown[] | null | undefined) ?? []).filter((t): t is string => typeof t === 'string');
+      out.push(...names);
+      const link = nextLink(res.header('link'), next);
+      if (link) next = link;
+      else if (names.length >= pageSize) next = this.url(`${path}?n=${pageSize}&last=${encodeURIComponent(names[names.length - 1]!)}`);
+      else next = undefined;
     }
-    return tags;
+    return out;
   }
 
   /** The manifest descriptor a tag or digest points at, or undefined when absent. */
@@ -376,29 +408,31 @@ export class RegistryClient {
   }
 
   /**
-   * Manifests whose subject is `digest`: the OCI 1.1 referrers API, or, where the registry has
-   * none (a 404), the referrers tag schema `sha256-<hex>` (distribution-spec "Referrers Tag Schema").
+   * Manifests whose subject is `digest`, from the OCI 1.1 referrers API; undefined when the
+   * registry has no such API (distribution 2.8, GHCR, GitLab: a 404 or an answer that is not an
+   * index). Whether it has one is learnt once and remembered.
    */
-  async referrers(repo: string, digest: string, signal?: AbortSignal): Promise<Descriptor[]> {
-    const scopes = [repositoryScope(repo, ['pull'])];
+  async referrersApi(repo: string, digest: string, signal?: AbortSignal): Promise<Descriptor[] | undefined> {
+    if (this.noReferrersApi) return undefined;
     const res = await this.send(
       { method: 'GET', url: this.url(`/v2/${repo}/referrers/${digest}`), headers: { accept: 'application/vnd.oci.image.index.v1+json' }, signal },
-      scopes,
+      [repositoryScope(repo, ['pull'])],
     );
-    let index: { manifests?: Descriptor[] } | undefined;
     if (res.status === 200 && /application\/vnd\.oci\.image\.index\.v1\+json/.test(res.header('content-type') ?? '')) {
-      index = JSON.parse((await res.buffer(LIMITS.manifestBytes)).toString('utf8')) as { manifests?: Descriptor[] };
-    } else if (res.status === 404 || res.status === 200 || res.status === 400 || res.status === 405) {
-      await res.dump();
-      const fallback = `sha256-${digest.slice('sha256:'.length)}`;
-      const d = await this.resolve(repo, fallback, signal);
-      if (!d || !/index/.test(d.mediaType)) return [];
-      const m = await this.fetchManifest(repo, fallback, signal);
-      index = JSON.parse(m.bytes.toString('utf8')) as { manifests?: Descriptor[] };
-    } else {
-      throw await registryError(res, 'list referrers');
+      const index = JSON.parse((await res.buffer(LIMITS.manifestBytes)).toString('utf8')) as { manifests?: unknown };
+      return Array.isArray(index.manifests) ? (index.manifests as Descriptor[]) : [];
     }
-    return Array.isArray(index?.manifests) ? index.manifests : [];
+    if ([200, 400, 404, 405].includes(res.status)) {
+      await res.dump();
+      this.noReferrersApi = true;
+      return undefined;
+    }
+    throw await registryError(res, 'list referrers');
+  }
+
+  /** Whether the registry is known to have no referrers API (after one referrersApi call). */
+  get referrersApiUnsupported(): boolean {
+    return this.noReferrersApi;
   }
 }
 

@@ -41,6 +41,7 @@ export function jsonReport(command: string, result: RunResult): Report {
       ...(i.bytesUploaded !== undefined ? { bytesUploaded: i.bytesUploaded } : {}),
       ...(i.archiveSize !== undefined ? { archiveSize: i.archiveSize } : {}),
       ...(i.warnings?.length ? { warnings: i.warnings } : {}),
+      ...(i.referrers?.length ? { referrers: i.referrers } : {}),
     })),
   };
 }

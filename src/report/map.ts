@@ -15,6 +15,8 @@ export interface MapEntry {
   /** The same, by tag: oci://host/repo:tag. */
   tagReference: string;
   digest: string;
+  /** Signatures, SBOMs and attestations copied with it, where they are now. */
+  referrers?: string[];
 }
 
 /**
@@ -34,6 +36,7 @@ export function mapEntries(result: RunResult): MapEntry[] {
         reference: i.reference,
         tagReference: tagReference(i),
         digest: i.digest,
+        ...(i.referrers?.length ? { referrers: i.referrers.map((r) => r.reference ?? r.digest) } : {}),
       },
     ];
   });
@@ -50,8 +53,8 @@ export function mapReport(result: RunResult, format: 'json' | 'csv'): string {
   const entries = mapEntries(result);
   if (format === 'json') return JSON.stringify({ schemaVersion: 1, generatedAt: result.finishedAt.toISOString(), entries }, null, 2) + '\n';
   const cols = ['source', 'chart', 'version', 'target', 'url', 'reference', 'tagReference', 'digest'] as const;
-  const lines = [cols.join(',')];
-  for (const e of entries) lines.push(cols.map((c) => csvField(e[c])).join(','));
+  const lines = [[...cols, 'referrers'].join(',')];
+  for (const e of entries) lines.push([...cols.map((c) => csvField(e[c])), csvField((e.referrers ?? []).join(' '))].join(','));
   return lines.join('\r\n') + '\r\n';
 }
 

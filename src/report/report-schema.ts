@@ -32,12 +32,23 @@ export const ReportItemSchema = z
     repository: z.string().optional().describe('Repository path in the target, e.g. mirror/nginx.'),
     tag: z.string().optional().describe('The tag: the version with + replaced by _.'),
     reference: z.string().optional().describe('Where it lives: oci://host/repo@sha256:… (or :tag when the digest is not known), oci-layout://… for layouts.'),
-    url: z.string().optional().describe('The chart archive URL in the source, without credentials or query.'),
+    url: z.string().optional().describe('Where the chart came from: the archive URL in the source without credentials or query, or oci://host/repo@sha256:… for an oci:// source.'),
     provenance: z.enum(['ignored', 'absent', 'checked', 'verified']).optional(),
     via: z.enum(['journal', 'target']).optional().describe('For present: whether the journal or the target said so.'),
     bytesUploaded: count.optional().describe('Bytes this run sent to the target for this item.'),
     archiveSize: count.optional().describe('Size of the source archive in bytes, when known.'),
     warnings: z.array(z.string()).optional(),
+    referrers: z
+      .array(
+        z.object({
+          digest,
+          artifactType: z.string().optional().describe('What it is: the referrer\'s artifactType or config media type, or "cosign sig|att|sbom".'),
+          tag: z.string().optional().describe('cosign-style referrers keep their tag, sha256-<hex>.sig.'),
+          reference: z.string().optional().describe('Where it is now: oci://host/repo@sha256:…'),
+        }),
+      )
+      .optional()
+      .describe('Signatures, SBOMs and attestations of the chart copied with it (oci:// sources).'),
   })
   .describe('One chart version at one target.');
 

@@ -274,9 +274,10 @@ describe.skipIf(!haveBinaries('docker-registry', 'nginx'))('reports, map and pro
     const again = await chartmirror(['sync', '--config', config, '--map', csvFile, '--quiet'], { env });
     expect(again.code).toBe(1);
     const rows = parseCsv(await readFile(csvFile, 'utf8'));
-    expect(rows[0]).toEqual(['source', 'chart', 'version', 'target', 'url', 'reference', 'tagReference', 'digest']);
-    const json = JSON.parse(await readFile(out('map.json'), 'utf8')) as { entries: Record<string, string>[] };
-    const asRows = json.entries.map((e) => rows[0]!.map((c) => e[c]!));
+    expect(rows[0]).toEqual(['source', 'chart', 'version', 'target', 'url', 'reference', 'tagReference', 'digest', 'referrers']);
+    const json = JSON.parse(await readFile(out('map.json'), 'utf8')) as { entries: Record<string, string | string[]>[] };
+    // referrers: the references, space-separated (none here: a classic source has none).
+    const asRows = json.entries.map((e) => rows[0]!.map((c) => (c === 'referrers' ? ((e[c] as string[] | undefined) ?? []).join(' ') : (e[c] as string))));
     expect(rows.slice(1)).toEqual(asRows);
     // --quiet: only the failures and the summary.
     const lines = again.stderr.trim().split('\n');

@@ -79,3 +79,14 @@ describe('secrets stay out of messages', () => {
     expect(redact('see https://user:pw@example.com/x')).toBe('see https://***@example.com/x');
   });
 });
+
+describe('throttle delays', () => {
+  it('take Retry-After first, then RateLimit-Reset (seconds), else nothing', async () => {
+    const { throttleDelay } = await import('../../src/http/retry.js');
+    const h = (m: Record<string, string>) => (n: string) => m[n];
+    expect(throttleDelay(h({ 'retry-after': '3', 'ratelimit-reset': '60' }))).toBe(3000);
+    expect(throttleDelay(h({ 'ratelimit-reset': '60' }))).toBe(60_000);
+    expect(throttleDelay(h({ 'ratelimit-reset': 'soon' }))).toBeUndefined();
+    expect(throttleDelay(h({ 'ratelimit-remaining': '0;w=21600' }))).toBeUndefined();
+  });
+});
