@@ -41,7 +41,16 @@ export interface ReferrerResult {
 }
 
 export type PipelineEvent =
-  | { type: 'source-indexed'; source: string; versions: number; selected: number; excluded: number; notModified: boolean }
+  | {
+      type: 'source-indexed';
+      source: string;
+      versions: number;
+      selected: number;
+      excluded: number;
+      notModified: boolean;
+      /** Where the versions were listed: a classic source's index (default), or an OCI registry. */
+      listedIn?: 'index' | 'registry';
+    }
   | {
       type: 'plan';
       total: number;

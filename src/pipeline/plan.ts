@@ -100,6 +100,8 @@ export interface PlanSource {
   selected: number;
   excluded: number;
   notModified: boolean;
+  /** Where the versions were listed (absent: an index). */
+  listedIn?: 'index' | 'registry';
   /** Things worth saying about the source (unknown index keys, include globs that match nothing). */
   warnings: string[];
 }
@@ -139,7 +141,7 @@ export function emitPlan(plan: Plan, emit: EventSink): void {
   for (const s of plan.sources) {
     for (const message of s.warnings) emit({ type: 'warning', message });
     for (const r of plan.settled) if (r.source === s.name) emit({ type: 'item', result: r });
-    emit({ type: 'source-indexed', source: s.name, versions: s.versions, selected: s.selected, excluded: s.excluded, notModified: s.notModified });
+    emit({ type: 'source-indexed', source: s.name, versions: s.versions, selected: s.selected, excluded: s.excluded, notModified: s.notModified, ...(s.listedIn ? { listedIn: s.listedIn } : {}) });
   }
   const known = new Set(plan.sources.map((s) => s.name));
   for (const r of plan.settled) if (!known.has(r.source)) emit({ type: 'item', result: r });
@@ -206,6 +208,7 @@ const PlanSchema = z.object({
       selected: z.number().int(),
       excluded: z.number().int(),
       notModified: z.boolean(),
+      listedIn: z.enum(['index', 'registry']).optional(),
       warnings: z.array(z.string()),
     }),
   ),

@@ -219,6 +219,7 @@ function buildPlan(cfg: MirrorConfig, targets: TargetConfig[], indexes: LoadedSo
       selected: selectedCount,
       excluded: excludedCount,
       notModified: idx.notModified,
+      ...(source.kind === 'oci' ? { listedIn: 'registry' as const } : {}),
       warnings,
     });
   }

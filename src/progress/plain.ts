@@ -79,7 +79,7 @@ export class PlainProgress implements ProgressRenderer {
       case 'source-indexed':
         if (quiet) return;
         this.write(
-          `source ${e.source}: ${e.versions} versions in the index, ${e.selected} selected, ${e.excluded} excluded${e.notModified ? ' (index unchanged)' : ''}`,
+          `source ${e.source}: ${e.versions} versions in the ${e.listedIn ?? 'index'}, ${e.selected} selected, ${e.excluded} excluded${e.notModified ? ' (index unchanged)' : ''}`,
           { event: 'source', ...e },
         );
         return;

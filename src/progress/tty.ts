@@ -59,7 +59,7 @@ export class TtyProgress implements ProgressRenderer {
     const g = this.tally.apply(e);
     switch (e.type) {
       case 'source-indexed':
-        this.line(`source ${e.source}: ${e.versions} versions in the index, ${e.selected} selected, ${e.excluded} excluded${e.notModified ? ' (index unchanged)' : ''}`);
+        this.line(`source ${e.source}: ${e.versions} versions in the ${e.listedIn ?? 'index'}, ${e.selected} selected, ${e.excluded} excluded${e.notModified ? ' (index unchanged)' : ''}`);
         return;
       case 'warning':
         this.line(`warning: ${e.message}`);
