@@ -14,11 +14,15 @@ import { parseArgs } from 'node:util';
 import yaml from 'js-yaml';
 import { generateRepo } from './generate.js';
 import { minimalPush } from './minimal-pusher.js';
-import { runMeasured, timed, type Measured } from './measure.js';
+import { runMeasured, timed, type Measured } from '../test/support/measure.js';
 import { startRegistry } from '../test/support/registry.js';
 import { startStaticServer } from '../test/support/static-server.js';
 import { runHelm, helmBinary } from '../test/support/helm.js';
 import { tmpDir } from '../test/support/tmp.js';
+import { createCipheriv, createHash } from 'node:crypto';
+import { openStore } from '../src/content/open.js';
+import { canPushReference } from '../src/content/store.js';
+import type { Descriptor } from '../src/oci/descriptor.js';
 
 const ROOT = process.env.CHARTMIRROR_REPO_ROOT ?? process.cwd();
 const CLI = join(ROOT, 'dist', 'cli', 'main.js');
@@ -124,7 +128,11 @@ async function main(): Promise<void> {
     large = { ms: planned.ms, peak: planned.peakRssMb, bytes: big };
   }
 
-  // 5. Start-up: the CLI's --version against a bare node, measured in the same run.
+  // 5. A container image (4 layers of 64 MiB) between two registries: chartmirror against skopeo copy.
+  log('image copy: chartmirror sync (images.extra) vs skopeo copy');
+  const image = await imageCopy(work);
+
+  // 6. Start-up: the CLI's --version against a bare node, measured in the same run.
   log('start-up (--version vs node -e 0)');
   const startup = await startupCost(21);
 
@@ -162,6 +170,7 @@ Source: nginx serving a synthetic classic repository on loopback: ${total} chart
 | at least 8x faster than the helm loop | ${ratioHelm.toFixed(1)}x | ${ok(ratioHelm >= 8)} |
 | no-op rerun under 10% of the minimal pusher | ${(ratioRerun * 100).toFixed(1)}% (${rerunTargetRequests} requests to the registry) | ${ok(ratioRerun < 0.1)} |
 | peak RSS under 300 MB | ${cold.peakRssMb} MB | ${ok(cold.peakRssMb < 300)} |
+| an image of ${(image.bytes / 2 ** 20).toFixed(0)} MiB between two registries: chartmirror at most 1.5x \`skopeo copy\` (${secs(image.chartmirror)} vs ${secs(image.skopeo)}, peak RSS ${image.rss} MB) | ${(image.chartmirror / image.skopeo).toFixed(2)}x | ${ok(image.chartmirror / image.skopeo <= 1.5)} |
 | start-up: \`chartmirror --version\` minus \`node -e 0\` under 150 ms (medians of ${startup.runs}) | ${startup.cli.toFixed(0)} - ${startup.node.toFixed(0)} = ${(startup.cli - startup.node).toFixed(0)} ms | ${ok(startup.cli - startup.node < 150)} |
 ${large ? `| a ${largeIndex.toLocaleString('en')}-version index.yaml (${(large.bytes / 1e6).toFixed(0)} MB) planned in a few seconds (whole scheduled run, all versions journal-confirmed) | ${secs(large.ms)} | ${ok(large.ms < 10_000)} |
 | ... with peak RSS under 700 MB | ${large.peak} MB | ${ok(large.peak < 700)} |` : ''}
@@ -173,6 +182,52 @@ benchmark process with a warm module cache, checks nothing and writes no state.
   await mkdir(resolve(args.out!, '..'), { recursive: true });
   await writeFile(args.out!, md);
   process.stdout.write(md);
+}
+
+/**
+ * An image of 4 generated 64 MiB layers pushed into one registry, then copied to two fresh ones:
+ * by skopeo copy, and by chartmirror sync with the image in images.extra (the whole CLI). The
+ * layers are incompressible and declared gzip, and skopeo is told to preserve digests: left to
+ * itself it compresses uncompressed layers (a different image, and on repetitive data far less
+ * to send), which would not compare the same work.
+ */
+async function imageCopy(work: string): Promise<{ skopeo: number; chartmirror: number; bytes: number; rss: number }> {
+  const [src, viaSkopeo, viaCm] = await Promise.all([startRegistry(), startRegistry(), startRegistry()]);
+  try {
+    const store = await openStore(`oci://${src.host}/bench/image`, { plainHttp: true });
+    const layers: Descriptor[] = [];
+    for (let n = 0; n < 4; n++) {
+      // An AES-CTR keystream: incompressible, the same every time.
+      const gen = function* () {
+        const cipher = createCipheriv('aes-128-ctr', Buffer.alloc(16, n + 1), Buffer.alloc(16));
+        const zero = Buffer.alloc(1024 * 1024);
+        for (let i = 0; i < 64; i++) yield cipher.update(zero);
+      };
+      const h = createHash('sha256');
+      for (const b of gen()) h.update(b);
+      const d = { mediaType: 'application/vnd.oci.image.layer.v1.tar+gzip', digest: `sha256:${h.digest('hex')}`, size: 64 * 1024 * 1024 };
+      await store.push(d, async () => (async function* () { yield* gen(); })());
+      layers.push(d);
+    }
+    const cfgBytes = Buffer.from('{"architecture":"amd64","os":"linux","rootfs":{"type":"layers","diff_ids":[]}}');
+    const config = { mediaType: 'application/vnd.oci.image.config.v1+json', digest: `sha256:${createHash('sha256').update(cfgBytes).digest('hex')}`, size: cfgBytes.length };
+    await store.push(config, async () => (async function* () { yield cfgBytes; })());
+    const body = Buffer.from(JSON.stringify({ schemaVersion: 2, mediaType: 'application/vnd.oci.image.manifest.v1+json', config, layers }));
+    const manifest = { mediaType: 'application/vnd.oci.image.manifest.v1+json', digest: `sha256:${createHash('sha256').update(body).digest('hex')}`, size: body.length };
+    if (!canPushReference(store)) throw new Error('a registry store pushes references');
+    await store.pushReference(manifest, body, '1.0');
+    await store.close();
+
+    const skopeo = await runMeasured('skopeo', ['copy', '--preserve-digests', '--src-tls-verify=false', '--dest-tls-verify=false', `docker://${src.host}/bench/image:1.0`, `docker://${viaSkopeo.host}/bench/image:1.0`]);
+    if (skopeo.code !== 0) throw new Error(`skopeo copy failed: ${skopeo.stderr}`);
+    const cfg = join(work, 'image.yaml');
+    await writeFile(cfg, yaml.dump({ sources: [], targets: [{ name: 'b', url: viaCm.oci('bench'), plainHttp: true }], images: { enabled: true, extra: [`${src.host}/bench/image:1.0`] }, registries: { [src.host]: { plainHttp: true } } }));
+    const cm = await chartmirror(cfg, ['--state', join(work, 'image-state')]);
+    if (cm.code !== 0) throw new Error(`chartmirror image sync failed: ${cm.stderr}`);
+    return { skopeo: skopeo.ms, chartmirror: cm.ms, bytes: 4 * 64 * 1024 * 1024, rss: cm.peakRssMb };
+  } finally {
+    await Promise.all([src.stop(), viaSkopeo.stop(), viaCm.stop()]);
+  }
 }
 
 /** Median wall time of `node dist/cli/main.js --version` and of `node -e 0`, interleaved. */

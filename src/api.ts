@@ -30,6 +30,8 @@ export interface PlanOptions {
   signal?: AbortSignal;
   /** Progress (index warnings); the plan itself is the result. */
   onEvent?: EventSink;
+  /** false: leave images out, whatever images.enabled says. */
+  images?: boolean;
 }
 
 /**
@@ -39,7 +41,8 @@ export interface PlanOptions {
  */
 export async function plan(cfg: MirrorConfig, opts: PlanOptions = {}): Promise<Plan> {
   checkSelections(cfg);
-  const o: PlannerOptions & { onEvent?: EventSink } = {
+  const o: PlannerOptions & { onEvent?: EventSink; images?: boolean } = {
+    images: opts.images,
     inspectTargets: opts.inspectTargets ?? true,
     sizes: opts.sizes ?? true,
     stateDir: opts.stateDir,
@@ -68,6 +71,8 @@ export interface MirrorOptions {
   stateDir?: string;
   /** Re-check journal-confirmed versions with one HEAD each. Default false. */
   verifyRemote?: boolean;
+  /** false: leave images out this time, whatever images.enabled says (--no-images). */
+  images?: boolean;
 }
 
 /** The result of a run: exactly the JSON report (`--report`), plus the plan that ran. */
@@ -89,11 +94,14 @@ export async function mirror(cfg: MirrorConfig, opts: MirrorOptions = {}): Promi
     concurrency: opts.concurrency,
     stateDir: opts.stateDir,
     verifyRemote: opts.verifyRemote,
+    images: opts.images,
   });
   return asReport(opts.dryRun ? 'plan' : 'sync', r);
 }
 
 export interface ExportBundleOptions {
+  /** false: leave images out, whatever images.enabled says. */
+  images?: boolean;
   /** `*.tar` (a tar, or parts with `split`) or a directory (an OCI layout). */
   to: string;
   /** Cut the tar into parts of this many bytes. */

@@ -36,6 +36,12 @@ export const DEFAULTS = {
   copyConcurrency: 4,
   /** State directory name beside the config file. */
   stateDirName: '.chartmirror',
+  images: {
+    /** Where images land under each target. */
+    repository: 'images/{registry}/{repository}',
+    /** How images are found, in this order. */
+    discover: ['annotations', 'lock', 'values'] as const,
+  },
 } as const;
 
 /** Caps on what a source, registry or bundle may make us hold or read. */

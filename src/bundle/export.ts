@@ -8,12 +8,13 @@ import { verified } from '../content/verify.js';
 import type { Descriptor } from '../oci/descriptor.js';
 import { ANNOTATION_REF_NAME, HELM_CHART_MEDIA_TYPE, LEGACY_CHART_MEDIA_TYPE, OCI_INDEX_MEDIA_TYPE, OCI_MANIFEST_MEDIA_TYPE } from '../oci/media-types.js';
 import { referrersTag } from '../content/referrers-tag.js';
+import { IMAGES_SOURCE } from '../pipeline/image-jobs.js';
 import { walkGraph } from '../content/walk.js';
 import { createContext } from '../pipeline/context.js';
 import type { EventSink, ItemResult } from '../pipeline/events.js';
 import { execute } from '../pipeline/execute.js';
 import { Journal } from '../pipeline/journal.js';
-import { runMaterializer } from '../pipeline/run.js';
+import { imageDestinations, imagePlanOptions, imagesOn, runMaterializer } from '../pipeline/run-images.js';
 import type { Plan } from '../pipeline/plan.js';
 import { planSync } from '../pipeline/planner.js';
 import type { RunResult } from '../pipeline/run.js';
@@ -28,6 +29,7 @@ import {
   OCI_LAYOUT_FILE,
   ociLayoutJson,
   type BundleChart,
+  type BundleImage,
   type BundleListing,
   type StateChart,
 } from './format.js';
@@ -53,6 +55,8 @@ export interface ExportOptions {
   onEvent?: EventSink;
   signal?: AbortSignal;
   stopSignal?: AbortSignal;
+  /** false: leave images out (--no-images). */
+  images?: boolean;
 }
 
 export interface ExportOutcome {
@@ -97,11 +101,20 @@ export async function runExport(cfg: MirrorConfig, opts: ExportOptions): Promise
     throw e;
   });
   let leftOut = 0;
+  const materialize = runMaterializer(cfg, ctx, opts.images ?? true, emit);
   try {
     let plan: Plan;
     try {
       // No journal: what the staging layout already holds is found there (a resumed export).
-      plan = (await planSync(cfg, ctx, { targets: [target], journal: Journal.inMemory(), stateDir: opts.stateDir, signal: opts.signal })).plan;
+      plan = (
+        await planSync(cfg, ctx, {
+          targets: [target],
+          journal: Journal.inMemory(),
+          stateDir: opts.stateDir,
+          signal: opts.signal,
+          ...imagePlanOptions(cfg, ctx, [target], { images: opts.images, discover: false, materialize }),
+        })
+      ).plan;
     } catch (e) {
       // Failed before any chart version was tried (an unreadable index, a config problem): leave no litter.
       if (fresh) await rm(staging, { recursive: true, force: true });
@@ -112,7 +125,8 @@ export async function runExport(cfg: MirrorConfig, opts: ExportOptions): Promise
     const run = await execute(plan, {
       targets: ctx.targets,
       journal: Journal.inMemory(),
-      materialize: runMaterializer(cfg, ctx),
+      materialize,
+      ...(imagesOn(cfg, opts.images) ? { images: { ...imageDestinations(cfg, [target]), leaveOut: farSideImages(since) } } : {}),
       concurrency: opts.concurrency ?? cfg.concurrency,
       verifyRemote: false,
       emit,
@@ -157,6 +171,13 @@ export async function runExport(cfg: MirrorConfig, opts: ExportOptions): Promise
   } finally {
     await ctx.close();
   }
+}
+
+/** `--since`: images the far side holds (a state file's or an earlier bundle's) are left out. */
+function farSideImages(since: StateChart[]): ((chart: string, version: string) => string | undefined) | undefined {
+  const held = new Set(since.filter((s) => s.source === IMAGES_SOURCE).map((s) => `${s.chart}\u0000${s.version}`));
+  if (held.size === 0) return undefined;
+  return (chart, version) => (held.has(`${chart}\u0000${version}`) ? 'already on the far side (--since)' : undefined);
 }
 
 /**
@@ -229,7 +250,7 @@ async function buildListing(
   items: ItemResult[],
   leftOut: number | undefined,
 ): Promise<{ listing: BundleListing; index: unknown; blobs: Descriptor[] }> {
-  const held = items.filter((i) => i.target === BUNDLE_TARGET && (i.status === 'pushed' || i.status === 'present') && i.digest && i.repository && i.tag);
+  const held = items.filter((i) => i.kind !== 'image' && i.target === BUNDLE_TARGET && (i.status === 'pushed' || i.status === 'present') && i.digest && i.repository && i.tag);
   const ref = (i: { repository?: string; tag?: string }) => `${i.repository}:${i.tag}`;
   held.sort((a, b) => (ref(a) < ref(b) ? -1 : ref(a) > ref(b) ? 1 : 0));
   const blobs = new Map<string, Descriptor>();
@@ -261,6 +282,7 @@ async function buildListing(
     });
     manifests.push({ ...md, annotations: { [ANNOTATION_REF_NAME]: ref(i) } });
   }
+  const images = await stagedImages(layout, items, blobs, manifests);
   manifests.sort((a, b) => (a.annotations![ANNOTATION_REF_NAME]! < b.annotations![ANNOTATION_REF_NAME]! ? -1 : 1));
   const sorted = [...blobs.values()].sort((a, b) => (a.digest < b.digest ? -1 : a.digest > b.digest ? 1 : 0));
   const listing: BundleListing = {
@@ -270,6 +292,7 @@ async function buildListing(
     ...(leftOut !== undefined ? { incremental: { leftOut } } : {}),
     totals: { charts: charts.length, blobs: sorted.length, bytes: sorted.reduce((n, b) => n + b.size, 0) },
     charts,
+    ...(images.length ? { images } : {}),
   };
   const index = { schemaVersion: 2, mediaType: OCI_INDEX_MEDIA_TYPE, manifests };
   return { listing, index, blobs: sorted };
@@ -298,6 +321,33 @@ async function stagedReferrers(layout: OciLayout, i: ItemResult, blobs: Map<stri
     manifests.push({ mediaType: index.mediaType, digest: index.digest, size: index.size, annotations: { [ANNOTATION_REF_NAME]: fallback } });
   }
   return out;
+}
+
+/** The images an export staged: each graph's blobs, its ref (repository:tag, or @digest), its listing entry. */
+async function stagedImages(layout: OciLayout, items: ItemResult[], blobs: Map<string, Descriptor>, manifests: Descriptor[]): Promise<BundleImage[]> {
+  const held = items.filter((i) => i.kind === 'image' && i.target === BUNDLE_TARGET && (i.status === 'pushed' || i.status === 'present') && i.digest && i.repository && i.tag);
+  const store = layout.repository('');
+  const out: BundleImage[] = [];
+  for (const i of held) {
+    const root = await layout.resolveDigest(i.digest!);
+    if (!root) throw new ChartMirrorError('LAYOUT', `${layout.path}: staged image ${i.url} (${i.digest}) is missing; delete ${layout.path} and export again`);
+    const graph = await walkGraph(store, root);
+    for (const d of graph) blobs.set(d.digest, d);
+    const ref = i.tag!.startsWith('sha256:') ? `${i.repository}@${i.tag}` : `${i.repository}:${i.tag}`;
+    manifests.push({ mediaType: root.mediaType, digest: root.digest, size: root.size, annotations: { [ANNOTATION_REF_NAME]: ref } });
+    out.push({
+      image: i.url!,
+      repository: i.repository!,
+      tag: i.tag!,
+      mediaType: root.mediaType,
+      digest: root.digest,
+      size: root.size,
+      ...(i.sourceDigest ? { sourceDigest: i.sourceDigest } : {}),
+      ...(i.usedBy?.length ? { usedBy: i.usedBy } : {}),
+      bytes: graph.reduce((n, d) => n + d.size, 0),
+    });
+  }
+  return out.sort((a, b) => (a.image < b.image ? -1 : a.image > b.image ? 1 : 0));
 }
 
 /** A staged blob's bytes for the tar, checked against its digest on the way through. */

@@ -60,6 +60,26 @@ const BundleChartSchema = z.object({
     .optional(),
 });
 
+/** A container image in the bundle: its whole graph (index, platform manifests, configs, layers). */
+const BundleImageSchema = z.object({
+  /** The image as the charts (or images.extra) name it, normalized: docker.io/library/nginx:1.25. */
+  image: z.string(),
+  /** Repository path inside the bundle; import pushes to `<--to path>/<repository>`. */
+  repository: z.string(),
+  /** The tag it lands under (the digest for an image named by digest only). */
+  tag: z.string(),
+  /** The root: an image index or a manifest. */
+  mediaType: z.string(),
+  digest,
+  size: z.number().int().nonnegative(),
+  /** The digest at the source, when a platform subset made a new index. */
+  sourceDigest: digest.optional(),
+  /** Chart versions that use it (source/chart@version). */
+  usedBy: z.array(z.string()).optional(),
+  /** Every blob of the image, in bytes. */
+  bytes: z.number().int().nonnegative(),
+});
+
 export const BundleListingSchema = z.object({
   schemaVersion: z.literal(LISTING_SCHEMA_VERSION),
   kind: z.literal('chartmirror-bundle'),
@@ -72,9 +92,12 @@ export const BundleListingSchema = z.object({
     bytes: z.number().int().nonnegative(),
   }),
   charts: z.array(BundleChartSchema),
+  /** Container images the charts use (images.enabled). */
+  images: z.array(BundleImageSchema).optional(),
 });
 
 export type BundleChart = z.infer<typeof BundleChartSchema>;
+export type BundleImage = z.infer<typeof BundleImageSchema>;
 export type BundleListing = z.infer<typeof BundleListingSchema>;
 
 const StateChartSchema = z.object({

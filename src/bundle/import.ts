@@ -11,7 +11,9 @@ import { newPlan, type Plan } from '../pipeline/plan.js';
 import { journalKey } from '../pipeline/planner.js';
 import type { RunResult } from '../pipeline/run.js';
 import type { TargetBinding } from '../pipeline/targets.js';
-import type { StateChart } from './format.js';
+import type { BundleImage, StateChart } from './format.js';
+import { parseImageReference } from '../images/reference.js';
+import { IMAGES_SOURCE } from '../pipeline/image-jobs.js';
 import { describeBundle, openBundle, verifyBundle, type VerifiedChart } from './read.js';
 import { defaultStatePath, mergeState, readStateFile, writeStateFile } from './state.js';
 import type { OciLayout } from '../content/layout.js';
@@ -92,7 +94,10 @@ export async function runImport(opts: ImportOptions): Promise<ImportOutcome> {
     // Verified even when index.json or the listing has problems: the message then names every damaged chart version.
     let verified: Awaited<ReturnType<typeof verifyBundle>>;
     try {
-      verified = described.manifests.length ? await verifyBundle(layout, described, opts.stopSignal) : { charts: [], problems: [] };
+      verified =
+        described.manifests.length || described.listing.images?.length
+          ? await verifyBundle(layout, described, opts.stopSignal)
+          : { charts: [], images: [], problems: [] };
     } catch (e) {
       // Stopped while checking: nothing was sent, there is nothing to record.
       if (isChartMirrorError(e) && e.code === 'ABORTED') return { result: done(true), stateFiles: [], stateCharts: 0 };
@@ -107,7 +112,7 @@ export async function runImport(opts: ImportOptions): Promise<ImportOutcome> {
     try {
       await ctx.openTargets([destinationSpec(dest, opts)], { conflictHint: () => 'pass --on-conflict overwrite to replace it' });
       journal = await Journal.open(opts.stateDir);
-      const plan = importPlan(charts, dest, ctx.targets.get(dest.display)!, journal, opts.verifyRemote);
+      const plan = importPlan(charts, verified.images, dest, ctx.targets.get(dest.display)!, journal, opts.verifyRemote);
       const run = await execute(plan, {
         targets: ctx.targets,
         journal,
@@ -134,21 +139,22 @@ export async function runImport(opts: ImportOptions): Promise<ImportOutcome> {
     emit({ type: 'warning', message: `${stateFiles[0]} described ${prev.destination}; it now describes ${dest.display} only (use --state-out per destination)` });
   }
   const confirmed = new Set(items.filter((i) => i.status === 'pushed' || i.status === 'present').map((i) => `${i.source}\u0000${i.chart}\u0000${i.version}`));
-  const state = mergeState(
-    prev,
-    dest.display,
-    charts
-      .filter((v) => confirmed.has(`${v.chart.source}\u0000${v.chart.chart}\u0000${v.chart.version}`))
-      .map((v): StateChart => ({
-        chart: v.chart.chart,
-        version: v.chart.version,
-        tag: v.chart.tag,
-        repository: v.chart.repository,
-        digest: v.chart.digest,
-        ...(v.chart.archiveDigest ? { archiveDigest: v.chart.archiveDigest } : {}),
-        source: v.chart.source,
-      })),
-  );
+  const chartStates = charts
+    .filter((v) => confirmed.has(`${v.chart.source}\u0000${v.chart.chart}\u0000${v.chart.version}`))
+    .map((v): StateChart => ({
+      chart: v.chart.chart,
+      version: v.chart.version,
+      tag: v.chart.tag,
+      repository: v.chart.repository,
+      digest: v.chart.digest,
+      ...(v.chart.archiveDigest ? { archiveDigest: v.chart.archiveDigest } : {}),
+      source: v.chart.source,
+    }));
+  // Images are in the state too (source `images`): an incremental export leaves them out.
+  const imageStates = items
+    .filter((i) => i.kind === 'image' && (i.status === 'pushed' || i.status === 'present') && i.digest && i.repository && i.tag)
+    .map((i): StateChart => ({ chart: i.chart, version: i.version, tag: i.tag!, repository: i.repository!, digest: i.digest!, source: IMAGES_SOURCE }));
+  const state = mergeState(prev, dest.display, [...chartStates, ...imageStates]);
   for (const f of stateFiles) await writeStateFile(f, state);
   return { result: done(interrupted), stateFiles, stateCharts: state.charts.length };
 }
@@ -189,7 +195,7 @@ function base(v: VerifiedChart, dest: Destination, repository: string): Omit<Ite
  * Every chart version of the bundle as a job for the one destination; what the journal has
  * confirmed there is settled as present (unless --verify-remote asks the registry again).
  */
-function importPlan(charts: VerifiedChart[], dest: Destination, binding: TargetBinding, journal: Journal, verifyRemote: boolean): Plan {
+function importPlan(charts: VerifiedChart[], images: BundleImage[], dest: Destination, binding: TargetBinding, journal: Journal, verifyRemote: boolean): Plan {
   const plan = newPlan({ targets: [dest.display] });
   const groups = new Map<string, PlanGroup>();
   for (const v of charts) {
@@ -220,6 +226,30 @@ function importPlan(charts: VerifiedChart[], dest: Destination, binding: TargetB
         ...(v.referrers.length ? { referrers: v.referrers } : {}),
       },
       destinations: [{ target: dest.display, repository, tag: c.tag, ...(journaled ? { journaled: { digest: c.digest } } : {}) }],
+    });
+  }
+  if (images.length) groups.set(IMAGES_SOURCE, { source: IMAGES_SOURCE, target: dest.display, pending: 0, present: 0, failed: 0, excluded: 0 });
+  for (const img of images) {
+    const repository = dest.basePath ? `${dest.basePath}/${img.repository}` : img.repository;
+    const parsed = parseImageReference(img.image);
+    const chart = parsed.ok ? `${parsed.ref.registry}/${parsed.ref.repository}` : img.image;
+    const version = parsed.ok ? (parsed.ref.tag ?? parsed.ref.digest!) : img.tag;
+    const g = groups.get(IMAGES_SOURCE)!;
+    const entry = journal.get(journalKey(IMAGES_SOURCE, chart, version, binding.id, repository));
+    const journaled = entry?.digest === img.digest;
+    const base = { source: IMAGES_SOURCE, chart, version, kind: 'image' as const, url: img.image, ...(img.usedBy ? { usedBy: img.usedBy } : {}) };
+    if (journaled && !verifyRemote) {
+      g.present++;
+      plan.settled.push({ ...base, target: dest.display, status: 'present', via: 'journal', digest: img.digest, repository, tag: img.tag, reference: binding.reference(repository, img.tag, img.digest) });
+      continue;
+    }
+    g.pending++;
+    plan.jobs.push({
+      source: IMAGES_SOURCE,
+      chart,
+      version,
+      origin: { kind: 'bundle', manifest: { mediaType: img.mediaType, digest: img.digest, size: img.size }, url: img.image },
+      destinations: [{ target: dest.display, repository, tag: img.tag, ...(journaled ? { journaled: { digest: img.digest } } : {}) }],
     });
   }
   plan.groups = [...groups.values()];

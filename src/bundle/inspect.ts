@@ -53,6 +53,12 @@ export function formatInspection(i: Inspection): string {
   ];
   const widths = rows[0]!.map((_, col) => Math.max(...rows.map((r) => r[col]!.length)));
   for (const r of rows) lines.push(r.map((cell, col) => (col === r.length - 1 ? cell : cell.padEnd(widths[col]!))).join('  ').trimEnd());
+  if (l.images?.length) {
+    lines.push(`${l.images.length} image${l.images.length === 1 ? '' : 's'}:`);
+    const imageRows = [['IMAGE', 'DIGEST', 'BYTES', 'USED BY'], ...l.images.map((m) => [m.image, m.digest, formatBytes(m.bytes), (m.usedBy ?? ['(extra)']).join(' ')])];
+    const w = imageRows[0]!.map((_, col) => Math.max(...imageRows.map((r) => r[col]!.length)));
+    for (const r of imageRows) lines.push(r.map((cell, col) => (col === r.length - 1 ? cell : cell.padEnd(w[col]!))).join('  ').trimEnd());
+  }
   for (const w of i.warnings) lines.push(`warning: ${w}`);
   if (i.problems.length) {
     lines.push(`DAMAGED: ${i.problems.length} problem${i.problems.length === 1 ? '' : 's'}:`);

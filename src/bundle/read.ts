@@ -24,7 +24,7 @@ import { referrersTag } from '../content/referrers-tag.js';
 import type { Referrer } from '../content/referrers.js';
 import { walkGraph } from '../content/walk.js';
 import { VERSION } from '../version.js';
-import { EXPORT_MARKER, INDEX_FILE, LISTING_FILE, LISTING_SCHEMA_VERSION, parseListing, type BundleChart, type BundleListing } from './format.js';
+import { EXPORT_MARKER, INDEX_FILE, LISTING_FILE, LISTING_SCHEMA_VERSION, parseListing, type BundleChart, type BundleImage, type BundleListing } from './format.js';
 
 /** A manifest's config and layers, checked enough to copy it. */
 export interface ParsedManifest {
@@ -99,6 +99,15 @@ export async function describeBundle(layout: OciLayout): Promise<DescribedBundle
     }
     if (d.digest !== c.digest || d.size !== c.size) problems.push(`${what}: ${INDEX_FILE} and the listing disagree about ${ref}`);
     manifests.push({ mediaType: d.mediaType || OCI_MANIFEST_MEDIA_TYPE, digest: c.digest, size: c.size });
+  }
+  for (const img of listing.images ?? []) {
+    const ref = img.tag.startsWith('sha256:') ? `${img.repository}@${img.tag}` : `${img.repository}:${img.tag}`;
+    if (!isValidRepository(img.repository)) problems.push(`image ${img.image}: repository "${img.repository}" is not a valid repository path`);
+    if (listed.has(ref)) problems.push(`the listing names ${ref} twice`);
+    listed.add(ref);
+    const d = byRef.get(ref);
+    if (!d) problems.push(`image ${img.image}: the listing names ${ref} but ${INDEX_FILE} does not`);
+    else if (d.digest !== img.digest || d.size !== img.size) problems.push(`image ${img.image}: ${INDEX_FILE} and the listing disagree about ${ref}`);
   }
   for (const ref of byRef.keys()) if (!listed.has(ref)) problems.push(`${INDEX_FILE} lists ${ref}, the listing does not`);
   if (listing.totals.charts !== listing.charts.length) problems.push(`the listing counts ${listing.totals.charts} chart versions but names ${listing.charts.length}`);
@@ -191,7 +200,7 @@ export async function verifyBundle(
   layout: OciLayout,
   described: DescribedBundle,
   signal?: AbortSignal,
-): Promise<{ charts: VerifiedChart[]; problems: string[] }> {
+): Promise<{ charts: VerifiedChart[]; images: BundleImage[]; problems: string[] }> {
   const problems: string[] = [];
   const charts: VerifiedChart[] = [];
   const checked = new Map<string, string | undefined>();
@@ -264,12 +273,40 @@ export async function verifyBundle(
     }
     charts.push({ chart: c, referrers, manifest: { descriptor: md, bytes: manifestBytes }, blobs });
   }
+  const images: BundleImage[] = [];
+  for (const img of described.listing.images ?? []) {
+    if (signal?.aborted) throw new ChartMirrorError('ABORTED', 'interrupted while checking the bundle');
+    const root: Descriptor = { mediaType: img.mediaType, digest: img.digest, size: img.size };
+    const what = `image ${img.image}`;
+    const bad = await check(root);
+    if (bad) {
+      note(what, root, 'manifest', bad);
+      continue;
+    }
+    let graph: Descriptor[];
+    try {
+      graph = await walkGraph(layout.repository(''), root);
+    } catch (e) {
+      problems.push(`${what}: ${errorMessage(e)}`);
+      continue;
+    }
+    for (const g of graph.slice(1)) {
+      const p = await check(g);
+      if (p) note(what, g, 'blob', p);
+    }
+    for (const b of graph) {
+      if (seen.has(b.digest)) continue;
+      seen.add(b.digest);
+      bytes += b.size;
+    }
+    images.push(img);
+  }
   if (missing > 3) problems.push(`${missing - 3} more blobs are missing`);
   if (!described.derived && problems.length === 0) {
     const t = described.listing.totals;
     if (t.blobs !== seen.size || t.bytes !== bytes) problems.push(`the listing counts ${t.blobs} blobs (${t.bytes} bytes), the manifests reference ${seen.size} (${bytes} bytes)`);
   }
-  return { charts, problems };
+  return { charts, images, problems };
 }
 
 /**

@@ -4,6 +4,8 @@ import { ChartMirrorError, ConfigError, errorMessage } from '../errors.js';
 import { writeFileAtomic } from '../util/fs-atomic.js';
 import { FarSideStateSchema, STATE_SCHEMA_VERSION, zodProblems, type FarSideState, type StateChart } from './format.js';
 import { describeBundle, openBundle } from './read.js';
+import { parseImageReference } from '../images/reference.js';
+import { IMAGES_SOURCE } from '../pipeline/image-jobs.js';
 
 /** Where import keeps the far side's cumulative state inside its state directory. */
 export function defaultStatePath(stateDir: string): string {
@@ -69,6 +71,11 @@ export async function loadSince(paths: string[]): Promise<StateChart[]> {
       const d = await describeBundle(layout);
       if (d.problems.length) throw new ConfigError(`--since ${p}: not a readable bundle: ${d.problems[0]}`);
       out.push(...d.listing.charts.map((c) => ({ chart: c.chart, version: c.version, tag: c.tag, repository: c.repository, digest: c.digest, archiveDigest: c.archiveDigest, source: c.source })));
+      for (const img of d.listing.images ?? []) {
+        const p = parseImageReference(img.image);
+        if (!p.ok) continue;
+        out.push({ chart: `${p.ref.registry}/${p.ref.repository}`, version: p.ref.tag ?? p.ref.digest!, tag: img.tag, repository: img.repository, digest: img.digest, source: IMAGES_SOURCE });
+      }
     } finally {
       await layout.close();
     }

@@ -23,6 +23,17 @@ export interface LoadedChart {
   chartYamlMtime?: Date;
   /** Paths after stripping the first component. */
   fileNames: string[];
+  /** The chart and its subcharts, with their files: what image discovery reads (absent in hand-made values). */
+  tree?: ChartTree;
+}
+
+/** A loaded chart as a tree: its metadata, its own files (paths within it), its subcharts. */
+export interface ChartTree {
+  /** The directory name under the parent's charts/ (the chart name at the top). */
+  name: string;
+  metadata: ChartMetadata;
+  files: ReadonlyMap<string, Buffer>;
+  subcharts: ChartTree[];
 }
 
 /** Helm's MaxDecompressedChartSize and MaxDecompressedFileSize. */
@@ -123,9 +134,10 @@ function yamlText(data: Buffer, what: string): string {
 interface Loaded {
   metadata: ChartMetadata;
   chartYamlMtime?: Date;
+  tree: ChartTree;
 }
 
-async function loadFiles(files: BufferedFile[]): Promise<Loaded> {
+async function loadFiles(files: BufferedFile[], dirName?: string): Promise<Loaded> {
   let md: ChartMetadata | undefined;
   let chartYamlMtime: Date | undefined;
   for (const f of files) {
@@ -161,13 +173,15 @@ async function loadFiles(files: BufferedFile[]): Promise<Loaded> {
   if (!md) throw chartError('Chart.yaml file is missing');
   validateMetadata(md);
 
+  const children: ChartTree[] = [];
   for (const [n, list] of subcharts) {
     if (n.startsWith('_') || n.startsWith('.')) continue;
     try {
       if (filepathExt(n) === '.tgz') {
         const file = list[0];
         if (file.name !== n) throw chartError(`error unpacking subchart tar in ${md.name}: expected ${n}, got ${file.name}`);
-        await loadArchive(file.data);
+        const sub = await loadArchive(file.data);
+        children.push({ ...sub.tree, name: sub.metadata.name ?? n.slice(0, -'.tgz'.length) });
       } else {
         const buff: BufferedFile[] = [];
         for (const f of list) {
@@ -175,7 +189,7 @@ async function loadFiles(files: BufferedFile[]): Promise<Loaded> {
           if (i < 0) continue;
           buff.push({ name: f.name.slice(i + 1), data: f.data, mtime: f.mtime });
         }
-        await loadFiles(buff);
+        children.push((await loadFiles(buff, n)).tree);
       }
     } catch (e) {
       if (e instanceof ChartMirrorError && e.message.startsWith('error unpacking subchart tar in ')) throw e;
@@ -183,7 +197,9 @@ async function loadFiles(files: BufferedFile[]): Promise<Loaded> {
       throw chartError(`error unpacking subchart ${n} in ${md.name}: ${msg}`, e);
     }
   }
-  return { metadata: md, chartYamlMtime };
+  const own = new Map<string, Buffer>();
+  for (const f of files) if (!f.name.startsWith('charts/')) own.set(f.name, f.data);
+  return { metadata: md, chartYamlMtime, tree: { name: dirName ?? md.name ?? '', metadata: md, files: own, subcharts: children } };
 }
 
 async function loadArchive(tgz: Uint8Array): Promise<Loaded & { files: BufferedFile[] }> {
@@ -208,5 +224,5 @@ export async function loadChartArchive(tgz: Uint8Array): Promise<LoadedChart> {
     throw chartError(`chart archive does not appear to be a gzipped archive; got '${detectContentType(tgz)}'`);
   }
   const loaded = await loadArchive(tgz);
-  return { metadata: loaded.metadata, chartYamlMtime: loaded.chartYamlMtime, fileNames: loaded.files.map((f) => f.name) };
+  return { metadata: loaded.metadata, chartYamlMtime: loaded.chartYamlMtime, fileNames: loaded.files.map((f) => f.name), tree: loaded.tree };
 }

@@ -44,6 +44,7 @@ export async function exportHandler(args: ExportArgs): Promise<number> {
       since: args.since,
       stateDir: args.state,
       concurrency: args.concurrency,
+      images: args.images,
       onEvent,
       stopSignal: signals.stop,
       signal: signals.abort,

@@ -23,6 +23,8 @@ export interface SyncArgs extends GlobalArgs {
   planFile?: string;
   /** plan --output: write the plan here. */
   output?: string;
+  /** --no-images: false. */
+  images?: boolean;
 }
 
 /**
@@ -42,6 +44,7 @@ export async function syncCommand(args: SyncArgs, command: 'sync' | 'plan'): Pro
       concurrency: args.concurrency,
       stateDir: args.state,
       verifyRemote: args['verify-remote'],
+      images: args.images,
       onEvent,
       stopSignal: signals.stop,
       signal: signals.abort,

@@ -32,7 +32,8 @@ export function runOptions<T>(y: Argv<T>) {
   return reportOptions(commonOptions(y))
     .option('concurrency', { type: 'number', describe: 'Chart versions in flight (default: config, else 16)', requiresArg: true })
     .option('state', { type: 'string', describe: 'State directory (default: .chartmirror/ beside the config)', requiresArg: true })
-    .option('verify-remote', { type: 'boolean', default: false, describe: 'Re-check journal-confirmed items with one HEAD each' });
+    .option('verify-remote', { type: 'boolean', default: false, describe: 'Re-check journal-confirmed items with one HEAD each' })
+    .option('images', { type: 'boolean', describe: 'Mirror the charts\' images too when images.enabled; --no-images leaves them out this time' });
 }
 
 export interface GlobalArgs {

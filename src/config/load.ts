@@ -1,5 +1,6 @@
 import { readFile } from 'node:fs/promises';
-import { dirname, isAbsolute, resolve } from 'node:path';
+import { accessSync, constants } from 'node:fs';
+import { delimiter, dirname, isAbsolute, join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import yaml from 'js-yaml';
 import semver from 'semver';
@@ -16,12 +17,14 @@ import {
   type RawTarget,
   type RawTls,
   type RawVerify,
+  type RawImages,
 } from './schema.js';
 import { parseDuration, parseSize } from './units.js';
 import type { ProvenanceMode } from '../chart/provenance-types.js';
 import type { RegistryAuth } from '../registry/connect.js';
 import { DEFAULTS } from '../defaults.js';
 import { formatReference, invalidComponent, tryParseReference } from '../oci/reference.js';
+import { formatImage, parseImageReference } from '../images/reference.js';
 import type { TlsSettings } from '../http/client.js';
 import type { RetryPolicy } from '../http/retry.js';
 
@@ -90,6 +93,32 @@ export interface TargetConfig extends TargetSpec {
   repository: string;
 }
 
+export type ImageDiscovery = 'annotations' | 'lock' | 'values' | 'render';
+
+export interface ImagesConfig {
+  enabled: boolean;
+  discover: ImageDiscovery[];
+  /** 'all', or `os/arch[/variant]` entries. */
+  platforms: 'all' | string[];
+  /** Template with {registry} and {repository}, under each target's path. */
+  repository: string;
+  /** Normalized references, copied whatever the charts say. */
+  extra: string[];
+  include?: string[];
+  exclude?: string[];
+  /** discover: render. */
+  render: { helm: string; values: string[] };
+}
+
+/** How an image registry (neither source nor target) is reached. */
+export interface RegistrySettings {
+  plainHttp: boolean;
+  auth?: RegistryAuth;
+  tls?: TlsSettings;
+  connections: number;
+  requestsPerSecond?: number;
+}
+
 export interface MirrorConfig {
   file: string;
   dir: string;
@@ -99,6 +128,9 @@ export interface MirrorConfig {
   stateDir: string;
   timeouts: { connectMs: number; headersMs: number; bodyIdleMs: number };
   retry: RetryPolicy;
+  images: ImagesConfig;
+  /** By host[:port] as written. */
+  registries: Map<string, RegistrySettings>;
 }
 
 /**
@@ -268,6 +300,24 @@ function resolveConfig(raw: RawConfig, file: string): MirrorConfig {
     resolveSource(s, ['sources', i], raw, abs, fail, targetNames, connections?.sources),
   );
 
+  const images = resolveImages(raw.images, abs, fail);
+  if (sources.length === 0 && !(images.enabled && images.extra.length)) {
+    fail(['sources'], 'at least one source is required (or images.extra with images.enabled)');
+  }
+  const registries = new Map<string, RegistrySettings>();
+  for (const [host, r] of Object.entries(raw.registries ?? {})) {
+    const parsed = tryParseReference(`oci://${host}`, { allowTag: false });
+    if (!parsed.ok || parsed.ref.repository) fail(['registries', host], 'must be a registry host[:port]');
+    if (r.auth) checkRegistryAuth(r.auth, ['registries', host, 'auth'], fail);
+    registries.set(host.toLowerCase(), {
+      plainHttp: r.plainHttp ?? false,
+      ...(r.auth ? { auth: r.auth } : {}),
+      ...(r.tls ? { tls: resolveTls(r.tls, ['registries', host, 'tls'], abs, fail) } : {}),
+      connections: r.connections ?? connections?.registries ?? DEFAULTS.connections.registries,
+      ...(r.requestsPerSecond !== undefined ? { requestsPerSecond: r.requestsPerSecond } : {}),
+    });
+  }
+
   const timeouts = raw.http?.timeouts;
   const retries = raw.http?.retries;
   return {
@@ -275,6 +325,8 @@ function resolveConfig(raw: RawConfig, file: string): MirrorConfig {
     dir,
     sources,
     targets,
+    images,
+    registries,
     concurrency: raw.concurrency ?? DEFAULTS.concurrency,
     stateDir: raw.state ? abs(raw.state) : resolve(dir, DEFAULTS.stateDirName),
     timeouts: {
@@ -292,6 +344,51 @@ function resolveConfig(raw: RawConfig, file: string): MirrorConfig {
 }
 
 type Fail = (path: (string | number)[], msg: string) => never;
+
+function resolveImages(raw: RawImages | undefined, abs: (p: string) => string, fail: Fail): ImagesConfig {
+  const path = ['images'];
+  const repository = raw?.repository ?? DEFAULTS.images.repository;
+  const unknown = [...repository.matchAll(/\{([^}]*)\}/g)].map((m) => m[1]).filter((n) => n !== 'registry' && n !== 'repository');
+  if (unknown.length) fail([...path, 'repository'], `unknown placeholder {${unknown[0]}} (use {registry} and {repository})`);
+  if (!repository.includes('{repository}')) fail([...path, 'repository'], 'must contain {repository}');
+  const sample = repository.replaceAll('{registry}', 'docker.io').replaceAll('{repository}', 'library/nginx');
+  if (invalidComponent(sample) !== undefined) fail([...path, 'repository'], `"${repository}" is not a valid repository path (lowercase letters, digits, . _ - and /)`);
+  const extra = (raw?.extra ?? []).map((e, i) => {
+    const p = parseImageReference(e);
+    if (!p.ok) return fail([...path, 'extra', i], `not an image reference: ${p.problem}`);
+    return formatImage(p.ref);
+  });
+  const discover = [...new Set(raw?.discover ?? DEFAULTS.images.discover)];
+  const helm = raw?.render?.helm ?? 'helm';
+  const enabled = raw?.enabled ?? false;
+  if (enabled && discover.includes('render') && !findExecutable(helm, abs)) {
+    fail([...path, 'render', 'helm'], `${helm}: no such executable (discover: render runs helm template; install Helm or set images.render.helm)`);
+  }
+  return {
+    enabled,
+    discover,
+    platforms: raw?.platforms ?? 'all',
+    repository,
+    extra,
+    ...(raw?.include ? { include: raw.include } : {}),
+    ...(raw?.exclude ? { exclude: raw.exclude } : {}),
+    render: { helm: helm.includes('/') ? abs(helm) : helm, values: (raw?.render?.values ?? []).map(abs) },
+  };
+}
+
+/** A command on PATH, or a path to an executable file. */
+function findExecutable(name: string, abs: (p: string) => string): string | undefined {
+  const candidates = name.includes('/') ? [abs(name)] : (process.env.PATH ?? '').split(delimiter).filter(Boolean).map((d) => join(d, name));
+  for (const c of candidates) {
+    try {
+      accessSync(c, constants.X_OK);
+      return c;
+    } catch {
+      // not here
+    }
+  }
+  return undefined;
+}
 
 function resolveTls(tls: RawTls | undefined, path: (string | number)[], abs: (p: string) => string, fail: Fail): TlsSettings | undefined {
   if (!tls) return undefined;

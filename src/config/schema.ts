@@ -190,6 +190,47 @@ export const HttpSchema = z.strictObject({
     .describe('Connections per host; `connections` on a source or target overrides them for its host.'),
 });
 
+/** How one registry is reached: what `registries.<host>` says for image registries. */
+export const RegistrySettingsSchema = z.strictObject({
+  plainHttp: z.boolean().optional().describe('Talk HTTP instead of HTTPS. Default false.'),
+  auth: TargetAuthSchema.optional().describe('Credentials; default Helm registry config, then Docker config.json, else anonymous.'),
+  tls: TlsSchema.optional(),
+  connections: z.number().int().positive().optional().describe('Connections to this registry. Default http.connections.registries.'),
+  requestsPerSecond: z.number().positive().optional().describe('Cap on requests per second to this registry. Default none.'),
+});
+
+export const ImageDiscovery = z.enum(['annotations', 'lock', 'values', 'render']);
+
+export const ImagesSchema = z
+  .strictObject({
+    enabled: z.boolean().optional().describe('Find the container images each chart uses and mirror them with it. Default false.'),
+    discover: z
+      .array(ImageDiscovery)
+      .min(1)
+      .optional()
+      .describe(
+        'How images are found, in this order: annotations (helm.sh/images, artifacthub.io/images, Bitnami\'s images), lock (images.lock), values (image-shaped values.yaml entries), render (helm template). Default [annotations, lock, values].',
+      ),
+    platforms: z
+      .union([z.enum(['all']), z.array(z.string().regex(/^[a-z0-9]+\/[a-z0-9_]+(\/[a-z0-9]+)?$/, 'must be os/arch or os/arch/variant, e.g. linux/amd64'))])
+      .optional()
+      .describe('Platforms to copy from multi-platform images: all (the index digest is kept), or a list such as [linux/amd64, linux/arm64]. Default all.'),
+    repository: nonEmpty
+      .optional()
+      .describe('Where images land under each target: a template with {registry} (its port made path-safe) and {repository}. Default images/{registry}/{repository}.'),
+    extra: z.array(nonEmpty).optional().describe('Images to copy even if no chart names them, e.g. docker.io/library/busybox:1.36.'),
+    include: z.array(nonEmpty).optional().describe('Globs on normalized image references (docker.io/library/nginx:1.25): only these. Default all.'),
+    exclude: z.array(nonEmpty).optional().describe('Globs on normalized image references to leave out (wins over include).'),
+    render: z
+      .strictObject({
+        helm: nonEmpty.optional().describe('The helm binary for discover: render. Default helm on PATH.'),
+        values: z.array(nonEmpty).optional().describe('Values files passed to helm template, after the chart\'s own.'),
+      })
+      .optional()
+      .describe('Settings for discover: render (helm template).'),
+  })
+  .describe('Container images of the charts (and extra ones), mirrored into every target.');
+
 export const ConfigSchema = z.strictObject({
   $schema: z
     .string()
@@ -197,8 +238,7 @@ export const ConfigSchema = z.strictObject({
     .describe('Ignored by chartmirror; lets editors find the JSON Schema, as the `# yaml-language-server: $schema=…` comment does.'),
   sources: z
     .array(SourceSchema)
-    .min(1, 'at least one source is required')
-    .describe('The classic Helm chart repositories (index.yaml) to mirror. At least one.'),
+    .describe('The chart sources: classic repositories (index.yaml) and oci:// registries. At least one, unless images.extra names images to copy.'),
   targets: z
     .array(TargetSchema)
     .min(1, 'at least one target is required')
@@ -206,6 +246,11 @@ export const ConfigSchema = z.strictObject({
   verify: VerifySchema.optional(),
   concurrency: z.number().int().positive().max(256).optional().describe(`Chart versions in flight. Default ${DEFAULTS.concurrency}.`),
   http: HttpSchema.optional().describe('Timeouts, retries and connection limits for every source and registry.'),
+  images: ImagesSchema.optional(),
+  registries: z
+    .record(z.string(), RegistrySettingsSchema)
+    .optional()
+    .describe('Settings for registries that are neither a source nor a target (image registries), by host[:port].'),
   state: nonEmpty.optional().describe('State directory (journal, index cache). Default .chartmirror/ beside the config file.'),
   ...selection,
 });
@@ -215,6 +260,8 @@ export type RawSource = z.infer<typeof SourceSchema>;
 export type RawTarget = z.infer<typeof TargetSchema>;
 export type RawVerify = z.infer<typeof VerifySchema>;
 export type RawTls = z.infer<typeof TlsSchema>;
+export type RawImages = z.infer<typeof ImagesSchema>;
+export type RawRegistrySettings = z.infer<typeof RegistrySettingsSchema>;
 export type RawCharts = z.infer<typeof ChartsSchema>;
 
 export function configJsonSchema(): unknown {

@@ -307,7 +307,9 @@ export class LayoutStore implements Store, TagDeleter {
     return `oci-layout://${this.layout.path}${this.repository ? `/${this.repository}` : ''}`;
   }
 
+  /** `<repository>:<tag>`; a digest standing in for a tag (an image named by digest only) is `<repository>@<digest>`. */
   private refName(tag: string): string {
+    if (isDigest(tag)) return this.repository ? `${this.repository}@${tag}` : tag;
     return this.repository ? `${this.repository}:${tag}` : tag;
   }
 

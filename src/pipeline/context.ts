@@ -21,6 +21,8 @@ export interface RunSettings {
 /** Everything a run shares: one HTTP client, the sources, the targets, keyrings. */
 export interface RunContext {
   http: HttpClient;
+  /** Registry clients of the run (targets, oci:// sources, image registries). */
+  connector: RegistryConnector;
   targets: Map<string, TargetBinding>;
   /** Classic sources (index.yaml repositories), by source name. */
   repositories: Map<string, ChartRepository>;
@@ -82,6 +84,7 @@ export async function createContext(
 
   return {
     http,
+    connector,
     targets,
     repositories,
     ociSources,

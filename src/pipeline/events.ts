@@ -29,6 +29,22 @@ export interface ItemResult {
   via?: 'journal' | 'target';
   /** Referrers (signatures, SBOMs, attestations) copied with the chart. */
   referrers?: ReferrerResult[];
+  /** `image` for a container image (source `images`, chart = its repository, version = its tag or digest). */
+  kind?: 'image';
+  /** Images: the chart versions that use it (`source/chart@version`), and the methods that found it. */
+  usedBy?: string[];
+  methods?: string[];
+  /** Images: the digest at the source, when what was copied differs (a platform subset). */
+  sourceDigest?: string;
+  /** Charts: the images it uses, and what became of each at this target. */
+  images?: ChartImage[];
+}
+
+export interface ChartImage {
+  image: string;
+  methods: string[];
+  status?: ItemStatus;
+  reason?: string;
 }
 
 export interface ReferrerResult {

@@ -9,10 +9,12 @@ import PQueue from 'p-queue';
 import { ChartMirrorError, errorMessage, isChartMirrorError } from '../errors.js';
 import { copy } from '../content/copy.js';
 import { copyReferrers } from '../content/referrers.js';
+import { isDigest } from '../oci/reference.js';
 import type { EventSink, ItemResult } from './events.js';
 import type { Journal } from './journal.js';
 import type { Materialized, Materializer } from './materialize.js';
 import { emitPlan, journalStillValid, type Plan, type PlanDestination, type PlanJob } from './plan.js';
+import { ImageScheduler, IMAGES_SOURCE, type ImageDestinations } from './image-jobs.js';
 import { journalKey } from './planner.js';
 import type { TargetBinding } from './targets.js';
 
@@ -29,6 +31,8 @@ export interface ExecuteOptions {
   signal?: AbortSignal;
   /** Stop taking new work (graceful stop); in-flight jobs finish. */
   stopSignal?: AbortSignal;
+  /** Images on: where an image lands at each of the given targets. */
+  images?: ImageDestinations;
 }
 
 export interface Execution {
@@ -42,7 +46,7 @@ interface Pending {
   key: string;
 }
 
-/** Run a plan: emit what it settled, then do its jobs. */
+/** Run a plan: emit what it settled, then do its jobs (and the images its charts turn out to use). */
 export async function execute(plan: Plan, x: ExecuteOptions): Promise<Execution> {
   const items: ItemResult[] = [];
   const emit: EventSink = (e) => {
@@ -55,21 +59,36 @@ export async function execute(plan: Plan, x: ExecuteOptions): Promise<Execution>
 
   const queue = new PQueue({ concurrency: x.concurrency });
   let stopped = false;
-  const notStarted = new Set(plan.jobs);
+  const notStarted = new Set<PlanJob>();
   const stop = () => {
     stopped = true;
     queue.clear();
   };
+  const images = new ImageScheduler(x.images, (job) => schedule(job), record);
+  const schedule = (job: PlanJob) => {
+    if (stopped) return;
+    notStarted.add(job);
+    void queue.add(async () => {
+      notStarted.delete(job);
+      await runJob(job, x, tags, record, emit, images);
+    });
+  };
   x.stopSignal?.addEventListener('abort', stop, { once: true });
   x.signal?.addEventListener('abort', stop, { once: true });
   if (x.stopSignal?.aborted || x.signal?.aborted) stop();
-  for (const job of plan.jobs) {
-    void queue.add(async () => {
-      notStarted.delete(job);
-      await runJob(job, x, tags, record, emit);
-    });
+  for (const job of plan.jobs) images.planned(job);
+  for (const job of plan.jobs) schedule(job);
+  // Charts the plan found confirmed: their images are as the journal recorded them (each checked on its own).
+  if (x.images) {
+    for (const r of plan.settled) {
+      if (r.kind === 'image' || r.status !== 'present' || r.via !== 'journal' || !r.repository) continue;
+      const binding = x.targets.get(r.target);
+      const entry = binding && x.journal.get(journalKey(r.source, r.chart, r.version, binding.id, r.repository));
+      if (entry?.images) images.found(r, entry.images.map((image) => ({ image, methods: ['journal'] })), [r.target]);
+    }
   }
   await queue.onIdle();
+  images.annotate(items);
   x.stopSignal?.removeEventListener('abort', stop);
   x.signal?.removeEventListener('abort', stop);
   for (const job of notStarted) {
@@ -80,19 +99,27 @@ export async function execute(plan: Plan, x: ExecuteOptions): Promise<Execution>
   return { items, interrupted: stopped };
 }
 
-function base(job: PlanJob): Pick<ItemResult, 'source' | 'chart' | 'version'> {
+function base(job: PlanJob): Pick<ItemResult, 'source' | 'chart' | 'version' | 'kind' | 'usedBy' | 'methods'> {
+  const o = job.origin;
+  if (o.kind === 'image') return { source: job.source, chart: job.chart, version: job.version, kind: 'image', ...(o.usedBy?.length ? { usedBy: o.usedBy } : {}), ...(o.methods?.length ? { methods: o.methods } : {}) };
+  // An image carried in a bundle.
+  if (job.source === IMAGES_SOURCE) return { source: job.source, chart: job.chart, version: job.version, kind: 'image' };
   return { source: job.source, chart: job.chart, version: job.version };
 }
 
 
-async function runJob(job: PlanJob, x: ExecuteOptions, tags: TagCache, record: (r: ItemResult) => void, emit: EventSink): Promise<void> {
+
+
+async function runJob(job: PlanJob, x: ExecuteOptions, tags: TagCache, record: (r: ItemResult) => void, emit: EventSink, images: ImageScheduler): Promise<void> {
   emit({ type: 'item-start', ...base(job) });
   const url = job.origin.url;
   const pending: Pending[] = [];
+  let knownImages: string[] | undefined;
   for (const d of job.destinations) {
     const binding = x.targets.get(d.target)!;
     const key = journalKey(job.source, job.chart, job.version, binding.id, d.repository);
     const entry = x.journal.get(key);
+    if (entry?.images) knownImages = entry.images;
     if (entry && journalStillValid(job.origin, entry)) {
       if (!x.verifyRemote) {
         // Confirmed since the plan was made (another run, or a plan executed twice).
@@ -108,7 +135,11 @@ async function runJob(job: PlanJob, x: ExecuteOptions, tags: TagCache, record: (
     }
     pending.push({ d, binding, key });
   }
-  if (pending.length === 0) return;
+  if (pending.length === 0) {
+    // Confirmed before: its images are as the journal recorded them (each checked on its own).
+    if (knownImages && job.origin.kind !== 'image') images.found(job, knownImages.map((image) => ({ image, methods: ['journal'] })), job.destinations.map((d) => d.target));
+    return;
+  }
 
   let content: Materialized;
   try {
@@ -117,6 +148,7 @@ async function runJob(job: PlanJob, x: ExecuteOptions, tags: TagCache, record: (
     for (const p of pending) record(failure(job, p, e));
     return;
   }
+  if (content.images) images.found(job, content.images, job.destinations.map((d) => d.target));
   const warnings = [...(job.warnings ?? []), ...content.warnings];
   await Promise.all(
     pending.map(async (p) => {
@@ -131,6 +163,7 @@ async function runJob(job: PlanJob, x: ExecuteOptions, tags: TagCache, record: (
           ...(content.url ? { url: content.url } : {}),
           ...(content.provenance ? { provenance: content.provenance } : {}),
           ...(content.archiveSize !== undefined ? { archiveSize: content.archiveSize } : {}),
+          ...(content.sourceDigest && content.sourceDigest !== r.digest ? { sourceDigest: content.sourceDigest } : {}),
           warnings: warnings.length ? warnings : undefined,
         });
       } catch (e) {
@@ -173,12 +206,13 @@ async function deliver(
     return { referrers: copied.map((r) => ({ ...r, reference: binding.reference(d.repository, r.tag ?? d.tag, r.digest) })) };
   };
   const listed = await tags.get(binding, d.repository);
-  const mayExist = listed === undefined || listed.has(d.tag);
+  // A digest in place of a tag (an image named by digest) is looked up directly.
+  const mayExist = isDigest(d.tag) || listed === undefined || listed.has(d.tag);
   if (mayExist) {
     const remote = await store.resolve(d.tag, x.signal);
     if (remote?.digest === digest) {
       const carried = await referrers();
-      await x.journal.record(p.key, { digest, archive: content.archiveDigest });
+      await x.journal.record(p.key, journalEntry(content, digest));
       return { status: 'present', via: 'target', digest, reference: binding.reference(d.repository, d.tag, digest), ...carried };
     }
     if (remote !== undefined && binding.spec.onConflict !== 'overwrite') {
@@ -189,9 +223,18 @@ async function deliver(
   const copied = await copy(content.store, store, root, { tag: d.tag, signal: x.signal, skipRootCheck: true, mountFrom });
   // Referrers after their subject, and the journal only once both are there.
   const carried = await referrers();
-  await x.journal.record(p.key, { digest, archive: content.archiveDigest });
+  await x.journal.record(p.key, journalEntry(content, digest));
   await tags.add(binding, d.repository, d.tag);
   return { status: 'pushed', digest, reference: binding.reference(d.repository, d.tag, digest), bytesUploaded: copied.bytes, ...carried };
+}
+
+/** What the journal keeps of a confirmation: the digest, the archive's, and a chart's images. */
+function journalEntry(content: Materialized, digest: string): { digest: string; archive?: string; images?: string[] } {
+  return {
+    digest,
+    ...(content.archiveDigest ? { archive: content.archiveDigest } : {}),
+    ...(content.images ? { images: content.images.map((i) => i.image) } : {}),
+  };
 }
 
 /** One tag listing per repository and target, shared by every version of a chart. */

@@ -10,6 +10,8 @@ export interface JournalEntry {
   archive?: string;
   /** When it was confirmed (ISO time). */
   at: string;
+  /** The container images the chart uses (normalized references), when images were on. */
+  images?: string[];
 }
 
 export interface JournalKey {
@@ -78,9 +80,10 @@ export class Journal {
       if (!line) continue;
       this.lines++;
       try {
-        const rec = JSON.parse(line) as { k: string; d: string; a?: string; t: string };
+        const rec = JSON.parse(line) as { k: string; d: string; a?: string; t: string; i?: unknown };
         if (typeof rec.k !== 'string' || typeof rec.d !== 'string') throw new Error('bad record');
-        this.entries.set(rec.k, { digest: rec.d, archive: rec.a, at: rec.t });
+        const images = Array.isArray(rec.i) ? rec.i.filter((x): x is string => typeof x === 'string') : undefined;
+        this.entries.set(rec.k, { digest: rec.d, archive: rec.a, at: rec.t, ...(images ? { images } : {}) });
       } catch {
         // A torn line from a crash mid-write: that item was not confirmed, so it is redone.
         this.ignoredLines++;
@@ -151,5 +154,5 @@ export class Journal {
 }
 
 function line(k: string, e: JournalEntry): string {
-  return `${JSON.stringify({ k, d: e.digest, a: e.archive, t: e.at })}\n`;
+  return `${JSON.stringify({ k, d: e.digest, a: e.archive, t: e.at, ...(e.images ? { i: e.images } : {}) })}\n`;
 }

@@ -3,7 +3,10 @@
  * classic repository is downloaded, verified and built into an in-memory store (the manifest
  * `helm push` would make); a chart version in a bundle is already there.
  */
-import type { SourceConfig } from '../config/load.js';
+import type { ImagesConfig, SourceConfig } from '../config/load.js';
+import { errorMessage } from '../errors.js';
+import type { LoadedChart } from '../chart/archive.js';
+import { discoverImages } from '../images/discover.js';
 import type { Keyring } from '../chart/provenance-types.js';
 import { MemoryStore } from '../content/memory.js';
 import type { ReadOnlyStore } from '../content/store.js';
@@ -14,6 +17,7 @@ import type { OciChartSource } from '../source/oci-source.js';
 import { ChainedStore } from '../content/chained.js';
 import { findReferrers, type Referrer } from '../content/referrers.js';
 import { fetchVerifiedOciChart } from './oci-chart.js';
+import type { FoundImage } from '../images/discover.js';
 import type { ItemResult } from './events.js';
 import type { PlanJob } from './plan.js';
 import { prepareArtifact } from './prepare.js';
@@ -33,6 +37,10 @@ export interface Materialized {
   origin?: { host: string; repository: string };
   /** Referrers of the root (signatures, SBOMs), copied after it, from `store`. */
   referrers?: { store: ReadOnlyStore; items: Referrer[] };
+  /** Charts: the container images the chart uses (images.enabled). */
+  images?: FoundImage[];
+  /** Images: the digest at the source, when the copy's root differs (a platform subset). */
+  sourceDigest?: string;
 }
 
 /** Turns a job into content; each kind of origin has one. */
@@ -44,13 +52,36 @@ function intoStore(store: MemoryStore, a: ChartArtifact): Descriptor {
   return store.add(a.manifest.descriptor.mediaType, a.manifest.bytes);
 }
 
+/** What image discovery needs (images.enabled), or undefined when images are off. */
+export type ImageDiscoverySettings = Pick<ImagesConfig, 'discover' | 'include' | 'exclude' | 'render'>;
+
+/** The images a loaded chart uses; a renderer that fails is a warning, not a failed chart. */
+async function chartImages(chart: LoadedChart, archive: Uint8Array, settings: ImageDiscoverySettings | undefined, signal?: AbortSignal): Promise<{ images?: FoundImage[]; warnings: string[] }> {
+  if (!settings || !chart.tree) return { warnings: [] };
+  const warnings: string[] = [];
+  const discover = async (methods: ImagesConfig['discover']) =>
+    discoverImages(chart.tree!, { discover: methods, include: settings.include, exclude: settings.exclude, render: { ...settings.render, archive, signal } });
+  try {
+    return { images: await discover(settings.discover), warnings };
+  } catch (e) {
+    if (!settings.discover.includes('render')) throw e;
+    warnings.push(`images: ${errorMessage(e)}; found without rendering`);
+    return { images: await discover(settings.discover.filter((m) => m !== 'render')), warnings };
+  }
+}
+
 /** Chart versions listed in index.yaml files: download, verify, build. */
-export function indexMaterializer(sources: Map<string, { config: SourceConfig; repo: ChartRepository }>, keyrings: Map<string, Keyring>): Materializer {
+export function indexMaterializer(
+  sources: Map<string, { config: SourceConfig; repo: ChartRepository }>,
+  keyrings: Map<string, Keyring>,
+  images?: ImageDiscoverySettings,
+): Materializer {
   return async (job, signal) => {
     if (job.origin.kind !== 'index') throw new Error(`index materializer given a ${job.origin.kind} job`);
     const { config, repo } = sources.get(job.source)!;
     const entry = { name: job.chart, version: job.version, urls: job.origin.urls, digest: job.origin.digest, created: job.origin.created, deprecated: false };
     const prepared = await prepareArtifact(config, repo, entry, keyrings, signal);
+    const found = await chartImages(prepared.chart, prepared.archive, images, signal);
     const store = new MemoryStore(`${job.chart} ${job.version}`);
     const roots = new Map<boolean, Descriptor>();
     return {
@@ -64,7 +95,8 @@ export function indexMaterializer(sources: Map<string, { config: SourceConfig; r
       url: prepared.url,
       provenance: prepared.provenance,
       archiveSize: prepared.archive.length,
-      warnings: prepared.warnings,
+      warnings: [...prepared.warnings, ...found.warnings],
+      ...(found.images ? { images: found.images } : {}),
     };
   };
 }
@@ -73,7 +105,7 @@ export function indexMaterializer(sources: Map<string, { config: SourceConfig; r
  * Chart versions in an OCI registry: verified in memory (manifest, config, chart and .prov
  * layers), copied by digest; anything else the manifest names comes from the registry itself.
  */
-export function ociMaterializer(sources: Map<string, OciChartSource>, keyrings: Map<string, Keyring>): Materializer {
+export function ociMaterializer(sources: Map<string, OciChartSource>, keyrings: Map<string, Keyring>, images?: ImageDiscoverySettings): Materializer {
   return async (job, signal) => {
     if (job.origin.kind !== 'oci') throw new Error(`oci materializer given a ${job.origin.kind} job`);
     const oci = sources.get(job.source)!;
@@ -82,6 +114,7 @@ export function ociMaterializer(sources: Map<string, OciChartSource>, keyrings: 
     const origin = oci.store(job.chart);
     const chart = await fetchVerifiedOciChart(origin, { chart: job.chart, version: job.version, tag: job.origin.tag, digest: job.origin.digest }, { mode: verify.mode, keyring }, signal);
     const referrers = oci.config.referrers ? await findReferrers(origin, chart.manifest, await oci.tags(job.chart, signal), signal) : [];
+    const found = await chartImages(chart.chart, chart.archive, images, signal);
     return {
       store: new ChainedStore([chart.store, origin]),
       root: () => chart.manifest,
@@ -89,22 +122,32 @@ export function ociMaterializer(sources: Map<string, OciChartSource>, keyrings: 
       url: oci.reference(job.chart, { digest: chart.manifest.digest }),
       provenance: chart.provenance,
       archiveSize: chart.chartLayer.size,
-      warnings: chart.warnings,
+      warnings: [...chart.warnings, ...found.warnings],
+      ...(found.images ? { images: found.images } : {}),
       origin: { host: oci.client.host, repository: origin.repository },
       ...(referrers.length ? { referrers: { store: origin, items: referrers } } : {}),
     };
   };
 }
 
-/** One materializer for a run whose jobs come from classic and oci:// sources alike. */
+/** One materializer for a run: charts from classic and oci:// sources, and container images. */
 export function sourceMaterializer(ctx: {
   sources: Map<string, { config: SourceConfig; repo: ChartRepository }>;
   ociSources: Map<string, OciChartSource>;
   keyrings: Map<string, Keyring>;
+  images?: ImageDiscoverySettings;
+  imageCopy?: Materializer;
 }): Materializer {
-  const index = indexMaterializer(ctx.sources, ctx.keyrings);
-  const oci = ociMaterializer(ctx.ociSources, ctx.keyrings);
-  return (job, signal) => (job.origin.kind === 'oci' ? oci(job, signal) : index(job, signal));
+  const index = indexMaterializer(ctx.sources, ctx.keyrings, ctx.images);
+  const oci = ociMaterializer(ctx.ociSources, ctx.keyrings, ctx.images);
+  return (job, signal) => {
+    if (job.origin.kind === 'oci') return oci(job, signal);
+    if (job.origin.kind === 'image') {
+      if (!ctx.imageCopy) throw new Error('an image job in a run without images');
+      return ctx.imageCopy(job, signal);
+    }
+    return index(job, signal);
+  };
 }
 
 /** Chart versions in a bundle: the bundle is the store, the manifest the root. */

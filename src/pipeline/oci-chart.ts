@@ -7,7 +7,7 @@
  */
 import { ChartMirrorError } from '../errors.js';
 import { LIMITS } from '../defaults.js';
-import { loadChartArchive } from '../chart/archive.js';
+import { loadChartArchive, type LoadedChart } from '../chart/archive.js';
 import { checkProvenance } from '../chart/provenance.js';
 import type { Keyring, ProvenanceMode } from '../chart/provenance-types.js';
 import { parseManifest, type ParsedManifest } from '../content/graph.js';
@@ -83,6 +83,9 @@ export interface VerifiedOciChart {
   chartLayer: Descriptor;
   provenance: NonNullable<ItemResult['provenance']>;
   warnings: string[];
+  /** The chart as Helm loads it, and its archive. */
+  chart: LoadedChart;
+  archive: Buffer;
 }
 
 function refuse(reason: string): never {
@@ -125,7 +128,8 @@ export async function fetchVerifiedOciChart(
 
   const archive = await read(src, chartLayer, LIMITS.archiveBytes, 'chart layer', signal);
   store.add(chartLayer.mediaType, archive);
-  const md = (await loadChartArchive(archive)).metadata;
+  const chart = await loadChartArchive(archive);
+  const md = chart.metadata;
   if (md.name !== want.chart) refuse(`Chart.yaml name "${md.name}" does not match the repository name "${want.chart}"`);
   if (md.version !== want.version) refuse(`Chart.yaml version "${md.version}" does not match the tag "${want.tag}"`);
 
@@ -147,5 +151,5 @@ export async function fetchVerifiedOciChart(
     provenance = r.status;
     warnings.push(...r.warnings);
   }
-  return { store, manifest, parsed, chartLayer, provenance, warnings };
+  return { store, manifest, parsed, chartLayer, provenance, warnings, chart, archive };
 }

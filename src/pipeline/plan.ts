@@ -50,6 +50,23 @@ export interface OciOrigin {
   size?: number;
 }
 
+/** A container image a chart uses (or images.extra names), copied from its registry. */
+export interface ImageOrigin {
+  kind: 'image';
+  /** The normalized reference: `docker.io/library/nginx:1.25` (the map's old reference). */
+  url: string;
+  registry: string;
+  repository: string;
+  tag?: string;
+  /** The digest the reference pins, or the one the plan resolved. */
+  digest?: string;
+  /** Bytes of the image (selected platforms), when the plan looked. */
+  size?: number;
+  /** Chart versions that use it (`source/chart@version`), and how they were found to. */
+  usedBy?: string[];
+  methods?: string[];
+}
+
 /** A chart version already packed as an OCI manifest in a bundle. */
 export interface BundleOrigin {
   kind: 'bundle';
@@ -81,7 +98,7 @@ export interface PlanJob {
   destinations: PlanDestination[];
 }
 
-export type JobOrigin = IndexOrigin | OciOrigin | BundleOrigin;
+export type JobOrigin = IndexOrigin | OciOrigin | ImageOrigin | BundleOrigin;
 
 /**
  * Whether a journal entry still describes a job: a republished archive (another digest in the
@@ -89,7 +106,7 @@ export type JobOrigin = IndexOrigin | OciOrigin | BundleOrigin;
  */
 export function journalStillValid(origin: JobOrigin, entry: { digest: string; archive?: string }): boolean {
   if (origin.kind === 'bundle') return entry.digest === origin.manifest.digest;
-  if (origin.kind === 'oci') return !origin.digest || entry.digest === origin.digest;
+  if (origin.kind === 'oci' || origin.kind === 'image') return !origin.digest || entry.digest === origin.digest;
   return !origin.digest || !entry.archive || entry.archive === origin.digest;
 }
 
@@ -165,9 +182,11 @@ export function emitPlan(plan: Plan, emit: EventSink): void {
 export function planItems(plan: Plan, reference: (target: string, repository: string, tag: string) => string | undefined): ItemResult[] {
   const out = [...plan.settled];
   for (const j of plan.jobs) {
-    const url = j.origin.url;
+    const o = j.origin;
+    const url = o.url;
+    const image = o.kind === 'image' ? { kind: 'image' as const, ...(o.usedBy?.length ? { usedBy: o.usedBy } : {}), ...(o.methods?.length ? { methods: o.methods } : {}) } : {};
     for (const d of j.destinations) {
-      const base = { source: j.source, chart: j.chart, version: j.version, target: d.target, repository: d.repository, tag: d.tag, url };
+      const base = { source: j.source, chart: j.chart, version: j.version, target: d.target, repository: d.repository, tag: d.tag, url, ...image };
       if (d.tagged) {
         out.push({ ...base, status: 'present', via: 'target', reason: 'tag exists; digest not compared in a dry run', reference: reference(d.target, d.repository, d.tag) });
         continue;
@@ -240,6 +259,17 @@ const PlanSchema = z.object({
           url: z.string(),
           digest: digest.optional(),
           size: z.number().int().nonnegative().optional(),
+        }),
+        z.object({
+          kind: z.literal('image'),
+          url: z.string(),
+          registry: z.string(),
+          repository: z.string(),
+          tag: z.string().optional(),
+          digest: digest.optional(),
+          size: z.number().int().nonnegative().optional(),
+          usedBy: z.array(z.string()).optional(),
+          methods: z.array(z.string()).optional(),
         }),
         z.object({
           kind: z.literal('bundle'),

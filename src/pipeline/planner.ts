@@ -14,6 +14,13 @@ import { IndexCache } from './index-cache.js';
 import { Journal } from './journal.js';
 import { configHash, journalStillValid, newPlan, type Plan, type PlanDestination, type PlanJob } from './plan.js';
 import { describeOciChart } from './oci-chart.js';
+import { ImageScheduler, IMAGES_SOURCE, type ImageDestinations } from './image-jobs.js';
+import type { Materializer } from './materialize.js';
+import { imageSize } from '../images/size.js';
+import { RegistryRepository } from '../content/registry.js';
+import type { RegistryClient } from '../registry/client.js';
+import type { RetryPolicy } from '../http/retry.js';
+import { errorMessage } from '../errors.js';
 import { isSemver2, Selector } from './selection.js';
 
 export interface PlanOptions {
@@ -32,6 +39,13 @@ export interface PlanOptions {
   targets?: TargetConfig[];
   /** Journal to read instead of the state directory's (export reads none). */
   journal?: Journal;
+  /**
+   * Images on: where they land; and, to show them in a plan before anything runs, how to read
+   * each chart to find them (`discover`: charts are then downloaded and verified while planning).
+   */
+  imageJobs?: { destinations: ImageDestinations; extra: readonly string[]; discover?: Materializer };
+  /** Sizes of image jobs: how to reach their registries. */
+  imageSizes?: { client: (registry: string) => RegistryClient; platforms: 'all' | readonly string[]; retry: RetryPolicy };
 }
 
 export interface PlannedRun {
@@ -70,8 +84,9 @@ export async function planSync(cfg: MirrorConfig, ctx: RunContext, opts: PlanOpt
     await ctx.openTargets(targets);
     const plan = buildPlan(cfg, targets, indexes, ctx, journal, opts.verifyRemote ?? false);
     const concurrency = opts.concurrency ?? cfg.concurrency;
+    if (opts.imageJobs) await planImages(plan, opts.imageJobs, targets.map((t) => t.name), ctx, journal, opts.verifyRemote ?? false, concurrency, opts.signal);
     if (opts.inspectTargets) await inspectTargets(plan, ctx, concurrency, opts.signal);
-    if (opts.sizes) await lookUpSizes(plan, ctx, concurrency, opts.signal);
+    if (opts.sizes) await lookUpSizes(plan, ctx, concurrency, opts.signal, opts.imageSizes);
     return {
       plan,
       async rememberIndexes() {
@@ -227,6 +242,68 @@ function buildPlan(cfg: MirrorConfig, targets: TargetConfig[], indexes: LoadedSo
   return plan;
 }
 
+/**
+ * Image jobs in the plan: images.extra always; with `discover`, also every image the charts use
+ * (pending charts are read; confirmed ones say what the journal recorded). Journal-confirmed
+ * image destinations are settled like charts'.
+ */
+async function planImages(
+  plan: Plan,
+  images: NonNullable<PlanOptions['imageJobs']>,
+  targets: string[],
+  ctx: RunContext,
+  journal: Journal,
+  verifyRemote: boolean,
+  concurrency: number,
+  signal?: AbortSignal,
+): Promise<void> {
+  const jobs: PlanJob[] = [];
+  const scheduler = new ImageScheduler(images.destinations, (job) => jobs.push(job), (r) => plan.settled.push(r));
+  scheduler.extra(images.extra, targets);
+  if (images.discover) {
+    const discover = images.discover;
+    const queue = new PQueue({ concurrency });
+    await Promise.all(
+      plan.jobs.map((job) =>
+        queue.add(async () => {
+          const content = await discover(job, signal).catch((e: unknown) => {
+            (job.warnings ??= []).push(`images: cannot read the chart to find them (${errorMessage(e)})`);
+            return undefined;
+          });
+          if (content?.images) scheduler.found(job, content.images, job.destinations.map((d) => d.target));
+        }),
+      ),
+    );
+    for (const r of plan.settled) {
+      if (r.kind === 'image' || r.status !== 'present' || r.via !== 'journal' || !r.repository) continue;
+      const binding = ctx.targets.get(r.target);
+      const entry = binding && journal.get(journalKey(r.source, r.chart, r.version, binding.id, r.repository));
+      if (entry?.images) scheduler.found(r, entry.images.map((image) => ({ image, methods: ['journal'] })), [r.target]);
+    }
+  }
+  for (const job of jobs) {
+    const left: PlanDestination[] = [];
+    for (const d of job.destinations) {
+      const binding = ctx.targets.get(d.target)!;
+      const entry = journal.get(journalKey(job.source, job.chart, job.version, binding.id, d.repository));
+      if (entry && journalStillValid(job.origin, entry) && !verifyRemote) {
+        plan.settled.push({ source: job.source, chart: job.chart, version: job.version, target: d.target, status: 'present', via: 'journal', digest: entry.digest, repository: d.repository, tag: d.tag, reference: binding.reference(d.repository, d.tag, entry.digest), url: job.origin.url, kind: 'image' });
+        continue;
+      }
+      left.push(d);
+    }
+    if (left.length) plan.jobs.push({ ...job, destinations: left });
+  }
+  const byTarget = new Map<string, PlanGroup>();
+  for (const target of targets) byTarget.set(target, { source: IMAGES_SOURCE, target, pending: 0, present: 0, failed: 0, excluded: 0 });
+  for (const r of plan.settled) if (r.source === IMAGES_SOURCE) byTarget.get(r.target)![r.status === 'present' ? 'present' : 'failed']++;
+  for (const j of plan.jobs) if (j.source === IMAGES_SOURCE) for (const d of j.destinations) byTarget.get(d.target)!.pending++;
+  if ([...byTarget.values()].some((g) => g.pending + g.present + g.failed)) {
+    plan.groups.push(...byTarget.values());
+    plan.sources.push({ name: IMAGES_SOURCE, versions: 0, selected: 0, excluded: 0, notModified: false, warnings: [] });
+  }
+}
+
 /** One tag listing per destination repository; a failed listing says nothing. */
 async function inspectTargets(plan: Plan, ctx: RunContext, concurrency: number, signal?: AbortSignal): Promise<void> {
   const lists = new Map<string, Promise<Set<string> | undefined>>();
@@ -253,7 +330,13 @@ async function inspectTargets(plan: Plan, ctx: RunContext, concurrency: number, 
  * One size look-up per chart version, shared by its targets: a HEAD (or stat for file://) for a
  * classic archive; the manifest for an oci:// chart (its chart layer's size, and its digest).
  */
-async function lookUpSizes(plan: Plan, ctx: RunContext, concurrency: number, signal?: AbortSignal): Promise<void> {
+async function lookUpSizes(
+  plan: Plan,
+  ctx: RunContext,
+  concurrency: number,
+  signal?: AbortSignal,
+  images?: { client: (registry: string) => RegistryClient; platforms: 'all' | readonly string[]; retry: RetryPolicy },
+): Promise<void> {
   const queue = new PQueue({ concurrency });
   await Promise.all(
     plan.jobs.map((j) =>
@@ -265,6 +348,11 @@ async function lookUpSizes(plan: Plan, ctx: RunContext, concurrency: number, sig
           const size = await ctx.repositories.get(j.source)!.archiveSize(o.url, signal).catch(() => ({ bytes: undefined, missing: undefined }));
           if (size.bytes !== undefined) o.size = size.bytes;
           if (size.missing) o.missing = size.missing;
+        } else if (o.kind === 'image' && images) {
+          const client = images.client(o.registry);
+          const store = new RegistryRepository(client, o.repository, { retry: images.retry, mount: false });
+          const s = await imageSize(store, o.digest ?? o.tag ?? 'latest', images.platforms, signal).catch(() => undefined);
+          if (s) o.size = s.bytes;
         } else if (o.kind === 'oci' && o.size === undefined) {
           const d = await describeOciChart(ctx.ociSources.get(j.source)!.store(j.chart), o.tag, { signal }).catch(() => undefined);
           if (d) o.digest = d.digest; // the plan names exactly what it saw

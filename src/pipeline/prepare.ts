@@ -1,6 +1,6 @@
 import { ChartMirrorError, errorMessage, isChartMirrorError } from '../errors.js';
 import type { SourceConfig } from '../config/load.js';
-import { loadChartArchive } from '../chart/archive.js';
+import { loadChartArchive, type LoadedChart } from '../chart/archive.js';
 import { checkProvenance, type Keyring } from '../chart/provenance.js';
 import { buildChartArtifact, createdFromIndex, type ChartArtifact } from '../oci/artifact.js';
 import type { IndexEntry } from '../source/index-file.js';
@@ -18,6 +18,8 @@ export interface PreparedChart {
   warnings: string[];
   /** The artifact, with or without `mediaType` in the manifest body (per target). */
   artifact(manifestMediaType: boolean): ChartArtifact;
+  /** The loaded chart (its files and subcharts, for image discovery). */
+  chart: LoadedChart;
 }
 
 /**
@@ -85,6 +87,7 @@ export async function prepareArtifact(
   const created = createdFromIndex(entry.created);
   const built = new Map<boolean, ChartArtifact>();
   return {
+    chart,
     url,
     archive,
     archiveDigest,

@@ -5,11 +5,11 @@
  * or a config error found while planning stops the run with nothing on disk.
  */
 import type { MirrorConfig } from '../config/load.js';
-import { createContext, type RunContext } from './context.js';
+import { createContext } from './context.js';
 import type { EventSink, ItemResult } from './events.js';
 import { execute } from './execute.js';
 import { Journal } from './journal.js';
-import { sourceMaterializer, type Materializer } from './materialize.js';
+import { imageDestinations, imagePlanOptions, imagesOn, runMaterializer } from './run-images.js';
 import { checkPlanConfig, emitPlan, planItems, type Plan } from './plan.js';
 import { planSync, type PlanOptions } from './planner.js';
 
@@ -31,6 +31,8 @@ export interface RunOptions {
   stateDir?: string;
   /** Re-check journal-confirmed items with one HEAD each. */
   verifyRemote?: boolean;
+  /** false: leave images out this time (--no-images), whatever images.enabled says. */
+  images?: boolean;
 }
 
 export interface RunResult {
@@ -43,21 +45,17 @@ export interface RunResult {
   plan?: Plan;
 }
 
-/** The one materializer of a run: classic and oci:// sources alike. */
-export function runMaterializer(cfg: MirrorConfig, ctx: RunContext): Materializer {
-  const sources = new Map(cfg.sources.filter((s) => s.kind === 'classic').map((s) => [s.name, { config: s, repo: ctx.repositories.get(s.name)! }]));
-  return sourceMaterializer({ sources, ociSources: ctx.ociSources, keyrings: ctx.keyrings });
-}
 
 /**
  * Make a plan for a config, as `chartmirror plan` does: every index read, the journal and
  * (with `inspectTargets`) each destination's tags consulted; nothing written.
  */
-export async function makePlan(cfg: MirrorConfig, opts: PlanOptions & { onEvent?: EventSink } = {}): Promise<Plan> {
+export async function makePlan(cfg: MirrorConfig, opts: PlanOptions & { onEvent?: EventSink; images?: boolean } = {}): Promise<Plan> {
   const emit: EventSink = opts.onEvent ?? (() => undefined);
   const ctx = await createContext(cfg, cfg.sources, { dryRun: true, emit });
   try {
-    return (await planSync(cfg, ctx, opts)).plan;
+    const images = imagePlanOptions(cfg, ctx, cfg.targets, { images: opts.images, discover: opts.inspectTargets ?? false, materialize: runMaterializer(cfg, ctx, opts.images ?? true, emit) });
+    return (await planSync(cfg, ctx, { ...opts, ...images })).plan;
   } finally {
     await ctx.close();
   }
@@ -82,6 +80,7 @@ export async function runMirror(cfg: MirrorConfig, opts: RunOptions = {}): Promi
     journal = await Journal.open(stateDir, { readOnly: true });
     let plan = opts.plan;
     let remember: (() => Promise<void>) | undefined;
+    const materialize = runMaterializer(cfg, ctx, opts.images ?? true, emit);
     if (!plan) {
       const planned = await planSync(cfg, ctx, {
         stateDir,
@@ -91,6 +90,8 @@ export async function runMirror(cfg: MirrorConfig, opts: RunOptions = {}): Promi
         sizes: dryRun,
         concurrency,
         signal: opts.signal,
+        // A plan to be shown finds the images now (charts are read); a run finds them as it goes.
+        ...imagePlanOptions(cfg, ctx, cfg.targets, { images: opts.images, discover: dryRun, materialize }),
       });
       plan = planned.plan;
       remember = planned.rememberIndexes;
@@ -112,8 +113,9 @@ export async function runMirror(cfg: MirrorConfig, opts: RunOptions = {}): Promi
     const { items, interrupted } = await execute(plan, {
       targets: ctx.targets,
       journal,
-      materialize: runMaterializer(cfg, ctx),
+      materialize,
       concurrency,
+      ...(imagesOn(cfg, opts.images) ? { images: imageDestinations(cfg, cfg.targets) } : {}),
       verifyRemote: opts.verifyRemote ?? false,
       emit,
       signal: opts.signal,

@@ -42,6 +42,11 @@ export function jsonReport(command: string, result: RunResult): Report {
       ...(i.archiveSize !== undefined ? { archiveSize: i.archiveSize } : {}),
       ...(i.warnings?.length ? { warnings: i.warnings } : {}),
       ...(i.referrers?.length ? { referrers: i.referrers } : {}),
+      ...(i.kind ? { kind: i.kind } : {}),
+      ...(i.usedBy?.length ? { usedBy: i.usedBy } : {}),
+      ...(i.methods?.length ? { methods: i.methods } : {}),
+      ...(i.sourceDigest ? { sourceDigest: i.sourceDigest } : {}),
+      ...(i.images?.length ? { images: i.images } : {}),
     })),
   };
 }

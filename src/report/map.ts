@@ -45,7 +45,8 @@ export function mapEntries(result: RunResult): MapEntry[] {
 function tagReference(i: ItemResult): string {
   const at = i.reference!.lastIndexOf('@');
   const base = at > 0 ? i.reference!.slice(0, at) : i.reference!;
-  return i.tag ? `${base}:${i.tag}` : base;
+  if (!i.tag) return base;
+  return i.tag.startsWith('sha256:') ? `${base}@${i.tag}` : `${base}:${i.tag}`;
 }
 
 /** `--map FILE`: JSON, or CSV when the file name ends in .csv. */

@@ -49,8 +49,23 @@ export const ReportItemSchema = z
       )
       .optional()
       .describe('Signatures, SBOMs and attestations of the chart copied with it (oci:// sources).'),
+    kind: z.literal('image').optional().describe('"image" for a container image (source "images"; chart = its registry/repository; version = its tag or digest); absent for a chart.'),
+    usedBy: z.array(z.string()).optional().describe('Images: the chart versions that use it, as source/chart@version.'),
+    methods: z.array(z.string()).optional().describe('Images: how it was found (annotation …, lock, values, render, extra, journal).'),
+    sourceDigest: digest.optional().describe('Images: the digest at the source, when a platform subset made a new index (digest is then the new one).'),
+    images: z
+      .array(
+        z.object({
+          image: z.string(),
+          methods: z.array(z.string()),
+          status: ItemStatusSchema.optional(),
+          reason: z.string().optional(),
+        }),
+      )
+      .optional()
+      .describe('Charts: the images it uses and what became of each at this target.'),
   })
-  .describe('One chart version at one target.');
+  .describe('One chart version (or container image) at one target.');
 
 export const CountsSchema = z.object({
   pushed: count,

@@ -5,7 +5,7 @@
  * checked against its digest on the way.
  */
 import { createHash } from 'node:crypto';
-import { stat } from 'node:fs/promises';
+import { readFile, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { openStore } from '../../src/content/open.js';
@@ -15,6 +15,8 @@ import { bufferStream } from '../../src/content/verify.js';
 import { haveBinaries } from '../support/bins.js';
 import { run } from '../support/exec.js';
 import { REPO_ROOT } from '../support/helm.js';
+import { CLI, writeConfig } from '../support/cli.js';
+import { runMeasured } from '../support/measure.js';
 import { startRegistry, type RunningRegistry } from '../support/registry.js';
 import { tmpDir } from '../support/tmp.js';
 
@@ -91,6 +93,21 @@ describe.skipIf(!haveBinaries('docker-registry'))('a blob larger than 1 GiB stre
     // The registry checked the digest of what it stored; its size is the whole blob.
     const head = await fetch(`${b.baseUrl}/v2/mirror/blob/blobs/${layer.digest}`, { method: 'HEAD' });
     expect(Number(head.headers.get('content-length'))).toBe(SIZE);
+  }, 600_000);
+
+  it('as a container image: chartmirror sync (images.extra) keeps the CLI under the same bound', async () => {
+    const cfg = await writeConfig(work, {
+      sources: [],
+      targets: [{ name: 'b', url: `oci://${b.host}/mirror`, plainHttp: true }],
+      images: { enabled: true, extra: [`${a.host}/big/blob:v1`] },
+      registries: { [a.host]: { plainHttp: true } },
+    });
+    const m = await runMeasured(process.execPath, [CLI, 'sync', '--config', cfg, '--quiet', '--report', join(work, 'image.json')], { cwd: work });
+    expect(m.code, m.stderr).toBe(0);
+    process.stderr.write(`[large blob] chartmirror sync of a 1 GiB image: ${Math.round(m.ms)} ms, peak RSS ${m.peakRssMb} MB\n`);
+    expect(m.peakRssMb, `peak RSS ${m.peakRssMb} MB`).toBeLessThan(MAX_RSS_MB);
+    const item = (JSON.parse(await readFile(join(work, 'image.json'), 'utf8')) as { items: Array<{ status: string; digest: string }> }).items[0]!;
+    expect(item).toMatchObject({ status: 'pushed', digest: manifest.digest });
   }, 600_000);
 
   it('registry -> OCI layout', async () => {

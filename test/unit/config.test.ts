@@ -83,7 +83,8 @@ describe('config', () => {
   it('rejects duplicates, missing and contradictory settings', () => {
     expect(problem(minimal.replace('name: disk', 'name: registry'))).toBe('targets[1].name: duplicate target name "registry"');
     expect(problem(minimal.replace('    layout: ./out/oci', '    layout: ./out/oci\n    url: oci://h/x'))).toMatch(/^targets\[1\]: give either url/);
-    expect(problem('sources: []\ntargets: []\n')).toMatch(/^sources: at least one source is required/);
+    expect(problem('sources: []\ntargets: []\n')).toMatch(/^targets: at least one target is required/);
+    expect(problem('sources: []\ntargets: [{name: d, layout: ./x}]\n')).toMatch(/^sources: at least one source is required \(or images\.extra with images\.enabled\)/);
     expect(problem(minimal.replace('https://charts.example.com/sub', 'ftp://x/y'))).toMatch(/^sources\[0\]\.url: unsupported scheme/);
     expect(problem(minimal.replace('/mirror', '/Mirror'))).toMatch(/^targets\[0\]\.url: path component "Mirror"/);
     expect(problem(minimal.replace('/mirror', '/mirror:latest'))).toMatch(/^targets\[0\]\.url: must not contain a tag/);
