@@ -1,15 +1,18 @@
-import { cp, readdir, readFile, stat } from 'node:fs/promises';
+import { cp, readdir, readFile, rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
+import { pathToFileURL } from 'node:url';
 import yaml from 'js-yaml';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { haveBinaries } from '../support/bins.js';
 import { packageChart, indexRepo } from '../support/charts.js';
 import { CLI } from '../support/cli.js';
-import { REPO_ROOT, runHelm, type HelmMajor } from '../support/helm.js';
+import { run } from '../support/exec.js';
+import { HELM_BUILDS, REPO_ROOT, runHelm, type HelmMajor } from '../support/helm.js';
 import { simpleRequest } from '../support/http.js';
 import { startRegistry, type RunningRegistry } from '../support/registry.js';
 import { startStaticServer, type StaticServer } from '../support/static-server.js';
 import { tmpDir } from '../support/tmp.js';
+import { sha256Hex } from '../../src/util/digest.js';
 import {
   CHART_DIR,
   dockerfile,
@@ -508,6 +511,124 @@ describe.skipIf(!haveBinaries('docker-registry', 'nginx'))('deploy/chart: the re
     expectClean(second);
     expect(oneEvent(second, 'plan')).toMatchObject({ total, pending: 0, present: total });
     expect((await writes(open)).filter((q) => !q.path.startsWith('/v2/ops/chartmirror-state/'))).toEqual([]);
+  });
+});
+
+// ---------------------------------------------------------------------------------------------
+
+const PUBLISH = join(REPO_ROOT, 'scripts', 'publish-chart.mjs');
+
+/** scripts/publish-chart.mjs as `npm run chart:publish -- …` runs it, with no credentials of the developer's. */
+async function publish(args: string[], env: Record<string, string> = {}) {
+  const home = await tmpDir('publish-home-');
+  const clean: NodeJS.ProcessEnv = {};
+  for (const [k, v] of Object.entries(process.env)) if (!/^(HELM_|DOCKER_|CHART_REGISTRY_|XDG_)/.test(k)) clean[k] = v;
+  return run(process.execPath, [PUBLISH, ...args], { cwd: REPO_ROOT, env: { ...clean, HOME: home, NO_COLOR: '1', ...env } });
+}
+
+describe('npm run chart:publish', () => {
+  it('is the package.json script, and its Helm is the tests\' Helm 4 build', async () => {
+    const pkg = JSON.parse(await readFile(join(REPO_ROOT, 'package.json'), 'utf8')) as { scripts: Record<string, string> };
+    expect(pkg.scripts['chart:publish']).toBe('node scripts/publish-chart.mjs');
+    const { HELM_BUILD } = (await import(pathToFileURL(join(REPO_ROOT, 'scripts', 'helm.mjs')).href)) as { HELM_BUILD: unknown };
+    expect(HELM_BUILD).toEqual(HELM_BUILDS[4]);
+  });
+
+  it('refuses a command line without one oci:// target, exit 2', async () => {
+    for (const args of [[], ['https://registry.example.com/charts'], ['oci://a/b', 'oci://c/d'], ['--plain', 'oci://a/b']]) {
+      const r = await publish(args);
+      expect(r.code, args.join(' ')).toBe(2);
+      expect(r.stderr).toMatch(/^chart:publish: .*\nusage: npm run chart:publish -- oci:\/\/HOST\/PATH/);
+    }
+  });
+
+  describe.skipIf(!haveBinaries('docker-registry'))('into a real registry', () => {
+    let reg: RunningRegistry;
+    beforeAll(async () => {
+      reg = await startRegistry({ auth: 'htpasswd' });
+    });
+    afterAll(async () => {
+      await reg?.stop();
+    });
+
+    it('packages deploy/chart, indexes it and mirrors it with chartmirror; Helm 3 and 4 pull exactly that archive and render it', async () => {
+      const chart = await loadYaml<{ name: string; version: string; appVersion: string }>(join(CHART_DIR, 'Chart.yaml'));
+      const r = await publish([reg.oci('charts'), '--plain-http', '--keep'], { CHART_REGISTRY_USERNAME: reg.username!, CHART_REGISTRY_PASSWORD: reg.password! });
+      expect(r.code, r.stderr).toBe(0);
+      const ref = `${reg.oci('charts')}/chartmirror:${chart.version}`;
+      expect(r.stdout).toMatch(new RegExp(`^pushed: ${ref.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')} sha256:[a-f0-9]{64}$`, 'm'));
+      expect(r.stderr + r.stdout).not.toContain(reg.password!);
+      const kept = /kept (\S+)/.exec(r.stderr)![1]!;
+      expect(yaml.load(await readFile(join(kept, 'repo', 'index.yaml'), 'utf8'))).toMatchObject({ entries: { chartmirror: [{ version: chart.version }] } });
+      // chartmirror ran with a generated config that names the credentials, never holds them.
+      expect(await readFile(join(kept, 'publish.config.yaml'), 'utf8')).toContain('${CHART_REGISTRY_PASSWORD}');
+      const packaged = await readFile(join(kept, 'repo', `chartmirror-${chart.version}.tgz`));
+      await rm(kept, { recursive: true, force: true });
+      expect(await tagsOf(reg, 'charts/chartmirror')).toEqual([chart.version]);
+
+      for (const major of [3, 4] as const) {
+        const home = await tmpDir(`publish-helm${major}-`);
+        const login = ['registry', 'login', reg.host, '-u', reg.username!, '--password-stdin', ...(major === 4 ? ['--plain-http'] : [])];
+        expect((await runHelm(major, login, { home, input: reg.password })).code).toBe(0);
+        const dest = await tmpDir('publish-pull-');
+        const pull = await runHelm(major, ['pull', `${reg.oci('charts')}/chartmirror`, '--version', chart.version, '--plain-http', '-d', dest], { home });
+        expect(pull.code, pull.stderr).toBe(0);
+        expect(sha256Hex(await readFile(join(dest, `chartmirror-${chart.version}.tgz`)))).toBe(sha256Hex(packaged));
+        const tpl = await runHelm(major, ['template', 'mirror', join(dest, `chartmirror-${chart.version}.tgz`)], { home });
+        expect(tpl.code, tpl.stderr).toBe(0);
+        expect(podOf(yaml.loadAll(tpl.stdout).filter(Boolean) as K8sObject[]).container.image).toBe(`chartmirror:${chart.appVersion}`);
+      }
+    });
+
+    it('--dry-run plans and pushes nothing; --ca-file reaches an HTTPS registry with its own CA', async () => {
+      const tls = await startRegistry({ auth: 'htpasswd', tls: true });
+      try {
+        const creds = { CHART_REGISTRY_USERNAME: tls.username!, CHART_REGISTRY_PASSWORD: tls.password! };
+        const planned = await publish([tls.oci('charts'), '--ca-file', tls.caFile!, '--dry-run'], creds);
+        expect(planned.code, planned.stderr).toBe(0);
+        expect(planned.stdout).toMatch(/^Plan\. Nothing was written\./m);
+        expect(await writes(tls)).toEqual([]);
+        const untrusted = await publish([tls.oci('charts')], creds);
+        expect(untrusted.code).toBe(1);
+        expect(untrusted.stderr).toMatch(/certificate is not trusted/);
+        const published = await publish([tls.oci('charts'), '--ca-file', tls.caFile!], creds);
+        expect(published.code, published.stderr).toBe(0);
+        expect(published.stdout).toMatch(/^pushed: oci:\/\/.+\/charts\/chartmirror:\S+ sha256:[a-f0-9]{64}$/m);
+        expect((await tagsOf(tls, 'charts/chartmirror')).length).toBe(1);
+      } finally {
+        await tls.stop();
+      }
+    });
+
+    it('never replaces a published version: exit 1 and a line that says to raise the chart version', async () => {
+      const chart = await loadYaml<{ version: string }>(join(CHART_DIR, 'Chart.yaml'));
+      // Another archive already holds the tag (helm package stamps the time, so a new packaging differs too).
+      const other = await packageChart(await tmpDir('publish-other-'), { name: 'chartmirror', version: chart.version });
+      const home = await tmpDir('publish-taken-');
+      expect((await runHelm(4, ['registry', 'login', reg.host, '-u', reg.username!, '--password-stdin', '--plain-http'], { home, input: reg.password })).code).toBe(0);
+      expect((await runHelm(4, ['push', other, reg.oci('taken'), '--plain-http'], { home })).code).toBe(0);
+      const digest = async () =>
+        (await simpleRequest(`${reg.baseUrl}/v2/taken/chartmirror/manifests/${chart.version}`, {
+          method: 'HEAD',
+          headers: { accept: 'application/vnd.oci.image.manifest.v1+json' },
+          basic: { username: reg.username!, password: reg.password! },
+        })).headers['docker-content-digest'];
+      const before = await digest();
+      expect(before).toMatch(/^sha256:/);
+      const r = await publish([reg.oci('taken'), '--plain-http'], { CHART_REGISTRY_USERNAME: reg.username!, CHART_REGISTRY_PASSWORD: reg.password! });
+      expect(r.code).toBe(1);
+      expect(r.stderr).toContain(`chart:publish: chartmirror ${chart.version} is already published with other content; published versions are not replaced: raise version in deploy/chart/Chart.yaml`);
+      expect(r.stdout).toBe('');
+      expect(await digest()).toBe(before);
+    });
+
+    it('fails with exit 1 and no secret in its output when the registry refuses the credentials', async () => {
+      const r = await publish([reg.oci('refused'), '--plain-http'], { CHART_REGISTRY_USERNAME: reg.username!, CHART_REGISTRY_PASSWORD: 'not-the-password-42' });
+      expect(r.code).toBe(1);
+      expect(r.stderr).toMatch(/authentication failed/i);
+      expect(r.stderr + r.stdout).not.toContain('not-the-password-42');
+      expect(await tagsOf(reg, 'refused/chartmirror')).toEqual([]);
+    });
   });
 });
 
