@@ -10,6 +10,7 @@ import { inspectBundle as inspect, type Inspection } from './bundle/inspect.js';
 import { DEFAULTS } from './defaults.js';
 import type { EventSink } from './pipeline/events.js';
 import type { Plan } from './pipeline/plan.js';
+import type { Shard } from './pipeline/shard.js';
 import type { PlanOptions as PlannerOptions } from './pipeline/planner.js';
 import { makePlan, runMirror, type RunResult } from './pipeline/run.js';
 import { checkSelections } from './pipeline/selection.js';
@@ -21,8 +22,10 @@ export interface PlanOptions {
   inspectTargets?: boolean;
   /** Look up archive sizes (a HEAD each, or stat). Default true. */
   sizes?: boolean;
-  /** State directory (journal, index cache). Default: the config's. */
-  stateDir?: string;
+  /** Where the journal and index cache live: a directory or oci://host/path. Default: the config's. */
+  state?: string;
+  /** Plan only this shard's part (parseShard('1/3')). */
+  shard?: Shard;
   /** Keep journal-confirmed versions as work, to be re-checked with one HEAD each. Default false. */
   verifyRemote?: boolean;
   /** Look-ups in flight. Default: the config's concurrency. */
@@ -41,11 +44,12 @@ export interface PlanOptions {
  */
 export async function plan(cfg: MirrorConfig, opts: PlanOptions = {}): Promise<Plan> {
   checkSelections(cfg);
-  const o: PlannerOptions & { onEvent?: EventSink; images?: boolean } = {
+  const o: PlannerOptions & { onEvent?: EventSink; images?: boolean; state?: string } = {
     images: opts.images,
     inspectTargets: opts.inspectTargets ?? true,
     sizes: opts.sizes ?? true,
-    stateDir: opts.stateDir,
+    state: opts.state,
+    shard: opts.shard,
     verifyRemote: opts.verifyRemote,
     concurrency: opts.concurrency,
     signal: opts.signal,
@@ -67,8 +71,10 @@ export interface MirrorOptions {
   stopSignal?: AbortSignal;
   /** Chart versions in flight. Default: the config's (16). */
   concurrency?: number;
-  /** State directory. Default: the config's. */
-  stateDir?: string;
+  /** Where the journal and index cache live: a directory or oci://host/path. Default: the config's. */
+  state?: string;
+  /** Do only this shard's part of the work (parseShard('auto/3')); a plan's own shard wins. */
+  shard?: Shard;
   /** Re-check journal-confirmed versions with one HEAD each. Default false. */
   verifyRemote?: boolean;
   /** false: leave images out this time, whatever images.enabled says (--no-images). */
@@ -92,7 +98,8 @@ export async function mirror(cfg: MirrorConfig, opts: MirrorOptions = {}): Promi
     signal: opts.signal,
     stopSignal: opts.stopSignal ?? opts.signal,
     concurrency: opts.concurrency,
-    stateDir: opts.stateDir,
+    state: opts.state,
+    shard: opts.shard,
     verifyRemote: opts.verifyRemote,
     images: opts.images,
   });

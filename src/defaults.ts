@@ -36,6 +36,16 @@ export const DEFAULTS = {
   copyConcurrency: 4,
   /** State directory name beside the config file. */
   stateDirName: '.chartmirror',
+  state: {
+    /** A lock not renewed for this long belongs to a run that is gone; the next run takes it over. */
+    lockLeaseMs: 5 * 60_000,
+    /** How often a running sync renews its lock. */
+    lockRenewMs: 60_000,
+    /** After writing a registry lock, wait this long and read it back: the last writer wins. */
+    lockSettleMs: 2_000,
+    /** How often a long run pushes its journal to a registry-backed state (and at the end). */
+    pushIntervalMs: 3 * 60_000,
+  },
   images: {
     /** Where images land under each target. */
     repository: 'images/{registry}/{repository}',
@@ -66,4 +76,10 @@ export const LIMITS = {
   errorBodyBytes: 8 * KiB,
   /** Below this size a registry blob is uploaded without asking first whether it exists. */
   registryExistsCheckMinBytes: 1 * MiB,
+  /** A journal pulled from a registry-backed state. */
+  stateJournalBytes: 1 * GiB,
+  /** Files in a registry-backed state artifact (the journal and two per cached index). */
+  stateFiles: 10_000,
+  /** A lock file read from a state directory. */
+  lockFileBytes: 64 * KiB,
 } as const;

@@ -20,6 +20,7 @@ export type ErrorCode =
   | 'MANIFEST' // a manifest or index is not one (malformed JSON, bad descriptors)
   | 'NOT_FOUND' // a reference or content the operation needs does not exist
   | 'ABORTED' // the run was interrupted
+  | 'LOCKED' // another run holds the state's lock (exit 2)
   | 'INTERNAL';
 
 export class ChartMirrorError extends Error {

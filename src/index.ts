@@ -31,6 +31,8 @@ export type { BundleListing, BundleChart } from './bundle/format.js';
 export type { Plan, PlanJob, PlanDestination, PlanSource, IndexOrigin, BundleOrigin } from './pipeline/plan.js';
 export type { PipelineEvent, ItemResult, ItemStatus, PlanGroup, EventSink } from './pipeline/events.js';
 export type { Report, ReportItem } from './report/report-schema.js';
+export { parseShard } from './pipeline/shard.js';
+export type { Shard } from './pipeline/shard.js';
 
 // Content engine
 export { copy } from './content/copy.js';

@@ -6,6 +6,7 @@ import { createContext } from '../pipeline/context.js';
 import type { EventSink, ItemResult, PlanGroup } from '../pipeline/events.js';
 import { execute } from '../pipeline/execute.js';
 import { Journal } from '../pipeline/journal.js';
+import { lockStateDir, type StateLock } from '../state/dir-lock.js';
 import { bundleMaterializer } from '../pipeline/materialize.js';
 import { newPlan, type Plan } from '../pipeline/plan.js';
 import { journalKey } from '../pipeline/planner.js';
@@ -109,8 +110,15 @@ export async function runImport(opts: ImportOptions): Promise<ImportOutcome> {
 
     const ctx = await createContext({ timeouts: { ...DEFAULTS.timeouts }, retry: { ...DEFAULTS.retry } }, [], { dryRun: false, emit });
     let journal: Journal | undefined;
+    let lock: StateLock | undefined;
     try {
       await ctx.openTargets([destinationSpec(dest, opts)], { conflictHint: () => 'pass --on-conflict overwrite to replace it' });
+      lock = await lockStateDir(opts.stateDir, {
+        command: 'import',
+        leaseMs: DEFAULTS.state.lockLeaseMs,
+        renewMs: DEFAULTS.state.lockRenewMs,
+        onWarning: (message) => emit({ type: 'warning', message }),
+      });
       journal = await Journal.open(opts.stateDir);
       const plan = importPlan(charts, verified.images, dest, ctx.targets.get(dest.display)!, journal, opts.verifyRemote);
       const run = await execute(plan, {
@@ -127,6 +135,7 @@ export async function runImport(opts: ImportOptions): Promise<ImportOutcome> {
       interrupted = run.interrupted;
     } finally {
       await journal?.close();
+      await lock?.release();
       await ctx.close();
     }
   } finally {

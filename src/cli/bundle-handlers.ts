@@ -36,6 +36,7 @@ export async function exportHandler(args: ExportArgs): Promise<number> {
   const cfg = await loadConfig(args.config);
   // As sync does: a bad selection is a config error before any network.
   checkSelections(cfg);
+  if (args.state?.startsWith('oci://')) throw new ChartMirrorError('USAGE', `--state ${args.state}: export keeps no journal, only an index cache, in a directory; give a directory`);
   let outcome: ExportOutcome | undefined;
   const { result, progress, signals } = await runWithProgress(args, async ({ onEvent, signals }) => {
     outcome = await runExport(cfg, {

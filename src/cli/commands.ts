@@ -6,6 +6,7 @@ import { checkPlanConfig, parsePlan, serializePlan, type Plan } from '../pipelin
 import { writeFileAtomic } from '../util/fs-atomic.js';
 import { runMirror } from '../pipeline/run.js';
 import { checkSelections } from '../pipeline/selection.js';
+import { shardFrom } from '../pipeline/shard.js';
 import { formatPlan } from '../report/plan-text.js';
 import { checkConcurrency, finishRun, runExitCode, runWithProgress } from './run-support.js';
 import type { GlobalArgs } from './options.js';
@@ -25,6 +26,8 @@ export interface SyncArgs extends GlobalArgs {
   output?: string;
   /** --no-images: false. */
   images?: boolean;
+  /** --shard i/n | auto/n (else CHARTMIRROR_SHARD). */
+  shard?: string;
 }
 
 /**
@@ -36,13 +39,15 @@ export async function syncCommand(args: SyncArgs, command: 'sync' | 'plan'): Pro
   const cfg = await loadConfig(args.config);
   checkSelections(cfg);
   const plan = args.planFile ? await readPlanFile(args.planFile, cfg) : undefined;
+  const shard = shardFrom(args.shard);
   const { result, progress, signals } = await runWithProgress(args, ({ onEvent, signals }) =>
     runMirror(cfg, {
       dryRun: args.dryRun,
       plan,
       planSource: args.planFile,
       concurrency: args.concurrency,
-      stateDir: args.state,
+      state: args.state,
+      shard,
       verifyRemote: args['verify-remote'],
       images: args.images,
       onEvent,

@@ -5,14 +5,15 @@ import { ChartMirrorError, errorMessage } from '../errors.js';
 import { redact } from '../util/secrets.js';
 import { EXIT } from './exit-codes.js';
 import { exportCommand, importCommand, inspectCommand } from './bundle-commands.js';
-import { commonOptions, runOptions } from './options.js';
+import { commonOptions, runOptions, shardOption } from './options.js';
+import { reportCommand } from './report-commands.js';
 import { VERSION } from '../version.js';
 
 // Each command's modules are loaded by its handler: `--version`, `validate` and `schema` never
 // load undici, openpgp or listr2 (start-up is most of a small run).
 
 /** Options that take several values; every other option keeps its last one. */
-const LIST_OPTIONS = new Set(['_', 'tls-ca', 'tlsCa', 'since']);
+const LIST_OPTIONS = new Set(['_', 'tls-ca', 'tlsCa', 'since', 'reports']);
 
 /** Commands set this; yargs handlers cannot return a value. */
 let exitCode: number = EXIT.OK;
@@ -37,7 +38,7 @@ async function main(argv: string[]): Promise<number> {
       'sync',
       'Mirror every selected chart version into every target',
       (y) =>
-        runOptions(y)
+        shardOption(runOptions(y))
           .option('dry-run', { type: 'boolean', default: false, describe: 'Plan only: write nothing anywhere' })
           .option('plan', { type: 'string', requiresArg: true, describe: 'Execute exactly this plan (written by plan --output from the same config)' }),
       async (args) => setExitCode(await (await import('./commands.js')).syncCommand({ ...args, dryRun: args['dry-run'], planFile: args.plan }, 'sync')),
@@ -45,7 +46,7 @@ async function main(argv: string[]): Promise<number> {
     .command(
       'plan',
       'Show what sync would do (the same as sync --dry-run); writes nothing but --output',
-      (y) => runOptions(y).option('output', { alias: 'o', type: 'string', requiresArg: true, describe: 'Also write the plan to FILE (JSON), for sync --plan FILE' }),
+      (y) => shardOption(runOptions(y)).option('output', { alias: 'o', type: 'string', requiresArg: true, describe: 'Also write the plan to FILE (JSON), for sync --plan FILE' }),
       async (args) => setExitCode(await (await import('./commands.js')).syncCommand({ ...args, dryRun: true, output: args.output }, 'plan')),
     )
     .command('validate', 'Check the config file only', (y) => commonOptions(y), async (args) => setExitCode(await (await import('./config-commands.js')).validateCommand(args)))
@@ -53,7 +54,8 @@ async function main(argv: string[]): Promise<number> {
     .command(exportCommand(setExitCode))
     .command(importCommand(setExitCode))
     .command(inspectCommand(setExitCode))
-    .demandCommand(1, 'Name a command: sync, plan, validate, schema, export, import or inspect')
+    .command(reportCommand(setExitCode))
+    .demandCommand(1, 'Name a command: sync, plan, validate, schema, export, import, inspect or report')
     .fail((msg, err) => {
       throw err ?? new ChartMirrorError('USAGE', msg);
     })
@@ -70,7 +72,7 @@ async function main(argv: string[]): Promise<number> {
 /** One line on stderr (a stack trace only with --debug) and the exit code for the error. */
 function reportFatal(e: unknown, debug: boolean): number {
   const usage = e instanceof ChartMirrorError && e.code === 'USAGE';
-  const config = e instanceof ChartMirrorError && e.code === 'CONFIG';
+  const config = e instanceof ChartMirrorError && (e.code === 'CONFIG' || e.code === 'LOCKED');
   // Config messages may hold several lines, one per problem; others are one line.
   const text = config ? (e as Error).message : errorMessage(e);
   process.stderr.write(`chartmirror: ${redact(text)}${usage ? ' (see chartmirror --help)' : ''}\n`);

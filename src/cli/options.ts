@@ -31,7 +31,7 @@ export function commonOptions<T>(y: Argv<T>) {
 export function runOptions<T>(y: Argv<T>) {
   return reportOptions(commonOptions(y))
     .option('concurrency', { type: 'number', describe: 'Chart versions in flight (default: config, else 16)', requiresArg: true })
-    .option('state', { type: 'string', describe: 'State directory (default: .chartmirror/ beside the config)', requiresArg: true })
+    .option('state', { type: 'string', describe: 'Where the journal and index cache live: a directory, or oci://host/path for a registry (default: the config\'s state, else .chartmirror/ beside the config)', requiresArg: true })
     .option('verify-remote', { type: 'boolean', default: false, describe: 'Re-check journal-confirmed items with one HEAD each' })
     .option('images', { type: 'boolean', describe: 'Mirror the charts\' images too when images.enabled; --no-images leaves them out this time' });
 }
@@ -42,4 +42,13 @@ export interface GlobalArgs {
   quiet: boolean;
   verbose: boolean;
   'log-format': 'text' | 'json';
+}
+
+/** Sharding (sync, plan): one part of the work, for Kubernetes Indexed Jobs. */
+export function shardOption<T>(y: Argv<T>) {
+  return y.option('shard', {
+    type: 'string',
+    requiresArg: true,
+    describe: 'Do only shard i of n (0-based, e.g. 0/3), split by chart; auto/n takes i from JOB_COMPLETION_INDEX (default: CHARTMIRROR_SHARD, else all)',
+  });
 }

@@ -125,7 +125,12 @@ export interface MirrorConfig {
   sources: SourceConfig[];
   targets: TargetConfig[];
   concurrency: number;
+  /** The state directory (the default, or `state:` when it names a directory). */
   stateDir: string;
+  /** `state: {store: oci://…}` (or `state: oci://…`): the state lives in this registry repository. */
+  stateStore?: string;
+  /** How often a run pushes a registry-backed state. */
+  statePushIntervalMs: number;
   timeouts: { connectMs: number; headersMs: number; bodyIdleMs: number };
   retry: RetryPolicy;
   images: ImagesConfig;
@@ -328,7 +333,7 @@ function resolveConfig(raw: RawConfig, file: string): MirrorConfig {
     images,
     registries,
     concurrency: raw.concurrency ?? DEFAULTS.concurrency,
-    stateDir: raw.state ? abs(raw.state) : resolve(dir, DEFAULTS.stateDirName),
+    ...resolveState(raw.state, abs, resolve(dir, DEFAULTS.stateDirName), fail),
     timeouts: {
       connectMs: timeouts?.connect !== undefined ? parseDuration(timeouts.connect) : DEFAULTS.timeouts.connectMs,
       headersMs: timeouts?.headers !== undefined ? parseDuration(timeouts.headers) : DEFAULTS.timeouts.headersMs,
@@ -602,4 +607,29 @@ function resolveVersionSelection(
     prereleases: v.prereleases ?? true,
     deprecated: v.deprecated ?? 'include',
   };
+}
+
+function resolveState(
+  state: RawConfig['state'],
+  abs: (p: string) => string,
+  defaultDir: string,
+  fail: (path: (string | number)[], message: string) => void,
+): { stateDir: string; stateStore?: string; statePushIntervalMs: number } {
+  const interval = typeof state === 'object' && state.pushInterval !== undefined ? parseDuration(state.pushInterval) : DEFAULTS.state.pushIntervalMs;
+  if (interval < 1000) fail(['state', 'pushInterval'], 'must be at least 1s');
+  const store = typeof state === 'object' ? state.store : state?.startsWith('oci://') ? state : undefined;
+  if (store === undefined) return { stateDir: state ? abs(state as string) : defaultDir, statePushIntervalMs: interval };
+  const path = typeof state === 'object' ? ['state', 'store'] : ['state'];
+  const problem = stateStoreProblem(store);
+  if (problem) fail(path, problem);
+  return { stateDir: defaultDir, stateStore: store, statePushIntervalMs: interval };
+}
+
+/** Why `oci://…` cannot hold a state, or undefined. */
+export function stateStoreProblem(store: string): string | undefined {
+  if (!store.startsWith('oci://')) return 'must be oci://host[:port]/path (a registry repository)';
+  const parsed = tryParseReference(store, { allowTag: false });
+  if (!parsed.ok) return `${parsed.problem} (expected oci://host[:port]/path)`;
+  if (!parsed.ref.repository) return 'must name a repository: oci://host[:port]/path';
+  return undefined;
 }

@@ -251,7 +251,20 @@ export const ConfigSchema = z.strictObject({
     .record(z.string(), RegistrySettingsSchema)
     .optional()
     .describe('Settings for registries that are neither a source nor a target (image registries), by host[:port].'),
-  state: nonEmpty.optional().describe('State directory (journal, index cache). Default .chartmirror/ beside the config file.'),
+  state: z
+    .union([
+      nonEmpty,
+      z.strictObject({
+        store: nonEmpty.describe(
+          'oci://host[:port]/path: keep the journal and index cache as OCI artifacts in this registry repository (one per shard), for runs without a volume. How the registry is reached: registries.<host>, else a target or oci:// source on that host.',
+        ),
+        pushInterval: Duration.optional().describe(
+          `How often a long run pushes its journal (it also does at the end); a crash loses at most the work since. Default ${duration(DEFAULTS.state.pushIntervalMs)}.`,
+        ),
+      }),
+    ])
+    .optional()
+    .describe('Where the journal and index cache live: a directory, or {store: oci://…} for a registry. Default .chartmirror/ beside the config file.'),
   ...selection,
 });
 

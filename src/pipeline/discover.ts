@@ -113,18 +113,26 @@ const OCI_DISCOVERY_CONCURRENCY = 8;
  * referrers (`sha256-<hex>[.sig|.att|.sbom]`) are not versions; other tags that are not SemVer
  * versions are excluded with the reason.
  */
-export async function loadOciSource(source: SourceConfig, oci: OciChartSource, selector: Selector, signal?: AbortSignal): Promise<LoadedSource> {
+export async function loadOciSource(
+  source: SourceConfig,
+  oci: OciChartSource,
+  selector: Selector,
+  signal?: AbortSignal,
+  owns: (chart: string) => boolean = () => true,
+): Promise<LoadedSource> {
   const include = source.selection.include;
   const exact = include !== undefined && include.every((g) => !/[*?]/.test(g));
   const named = exact ? [...new Set(include)] : await oci.charts(signal);
+  // Another shard's charts are listed by that shard; for the include warnings they count as found.
+  const elsewhere = named.filter((chart) => !owns(chart));
   const versions: ListedVersion[] = [];
   const excluded: LoadedSource['excluded'] = [];
   const found: string[] = [];
   const queue = new PQueue({ concurrency: OCI_DISCOVERY_CONCURRENCY });
   const perChart = await Promise.all(
     named
-      // Charts the selection leaves out cost no request.
-      .filter((chart) => selector.chartDecision(chart).selected)
+      // Charts the selection leaves out (or another shard owns) cost no request.
+      .filter((chart) => owns(chart) && selector.chartDecision(chart).selected)
       .map((chart) =>
         queue.add(async () => {
           let tags: string[];
@@ -179,7 +187,7 @@ export async function loadOciSource(source: SourceConfig, oci: OciChartSource, s
     versions,
     problems: [],
     excluded,
-    charts: exact ? found : named,
+    charts: exact ? [...found, ...elsewhere] : named,
     inWhat: 'the registry',
     createdIn: 'the manifest',
     warnings: [],

@@ -77,6 +77,8 @@ export type PipelineEvent =
       targets: string[];
       /** The same counts per source and target, in config order (renderers show one line each). */
       groups: PlanGroup[];
+      /** The part of the work this run does, when sharded. */
+      shard?: { index: number; count: number };
     }
   | { type: 'item-start'; source: string; chart: string; version: string }
   | { type: 'item'; result: ItemResult }

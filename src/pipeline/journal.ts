@@ -34,6 +34,8 @@ const SYNC_INTERVAL_MS = 200;
  */
 export class Journal {
   private readonly entries = new Map<string, JournalEntry>();
+  /** Entries of other journals of the same state (other shards'): consulted, never rewritten. */
+  private readonly inherited = new Map<string, JournalEntry>();
   private fh: FileHandle | undefined;
   private syncTimer: NodeJS.Timeout | undefined;
   private syncing: Promise<void> = Promise.resolve();
@@ -56,9 +58,17 @@ export class Journal {
     return JSON.stringify([k.source, k.chart, k.version, k.destination]);
   }
 
-  /** Open (creating the state directory unless read-only) and load every confirmed entry. */
-  static async open(dir: string, opts: { readOnly?: boolean } = {}): Promise<Journal> {
+  /**
+   * Open (creating the state directory unless read-only) and load every confirmed entry.
+   * `inherit`: directories of other journals to consult too (other shards' of the same state,
+   * so a chart that moved to this shard when the shard count changed is still known).
+   */
+  static async open(dir: string, opts: { readOnly?: boolean; inherit?: readonly string[] } = {}): Promise<Journal> {
     const j = new Journal(dir, opts.readOnly ?? false);
+    for (const other of opts.inherit ?? []) {
+      const text = await readFile(join(other, FILE), 'utf8').catch(() => '');
+      parseLines(text, (k, e) => j.inherited.set(k, e));
+    }
     await j.load();
     return j;
   }
@@ -76,19 +86,9 @@ export class Journal {
         throw new ChartMirrorError('CONFIG', `state ${this.path}: cannot read journal (${(e as NodeJS.ErrnoException).code})`);
       }
     }
-    for (const line of text.split('\n')) {
-      if (!line) continue;
-      this.lines++;
-      try {
-        const rec = JSON.parse(line) as { k: string; d: string; a?: string; t: string; i?: unknown };
-        if (typeof rec.k !== 'string' || typeof rec.d !== 'string') throw new Error('bad record');
-        const images = Array.isArray(rec.i) ? rec.i.filter((x): x is string => typeof x === 'string') : undefined;
-        this.entries.set(rec.k, { digest: rec.d, archive: rec.a, at: rec.t, ...(images ? { images } : {}) });
-      } catch {
-        // A torn line from a crash mid-write: that item was not confirmed, so it is redone.
-        this.ignoredLines++;
-      }
-    }
+    const { lines, ignored } = parseLines(text, (k, e) => this.entries.set(k, e));
+    this.lines += lines;
+    this.ignoredLines += ignored;
     if (!this.readOnly) await this.startWriting();
   }
 
@@ -120,7 +120,12 @@ export class Journal {
   }
 
   get(key: string): JournalEntry | undefined {
-    return this.entries.get(key);
+    return this.entries.get(key) ?? this.inherited.get(key);
+  }
+
+  /** This journal's entries, compacted: what a registry-backed state pushes. */
+  serialize(): Buffer {
+    return Buffer.from([...this.entries].map(([k, e]) => line(k, e)).join(''));
   }
 
   /** Record a confirmation. The line is in the file (page cache) when this resolves. */
@@ -151,6 +156,26 @@ export class Journal {
     await this.fh?.close();
     this.fh = undefined;
   }
+}
+
+/** Every well-formed line of a journal; a torn one (a crash mid-write) is counted and skipped. */
+function parseLines(text: string, add: (key: string, entry: JournalEntry) => void): { lines: number; ignored: number } {
+  let lines = 0;
+  let ignored = 0;
+  for (const l of text.split('\n')) {
+    if (!l) continue;
+    lines++;
+    try {
+      const rec = JSON.parse(l) as { k: string; d: string; a?: string; t: string; i?: unknown };
+      if (typeof rec.k !== 'string' || typeof rec.d !== 'string') throw new Error('bad record');
+      const images = Array.isArray(rec.i) ? rec.i.filter((x): x is string => typeof x === 'string') : undefined;
+      add(rec.k, { digest: rec.d, archive: rec.a, at: rec.t, ...(images ? { images } : {}) });
+    } catch {
+      // A torn line from a crash mid-write: that item was not confirmed, so it is redone.
+      ignored++;
+    }
+  }
+  return { lines, ignored };
 }
 
 function line(k: string, e: JournalEntry): string {

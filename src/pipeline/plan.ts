@@ -14,6 +14,7 @@ import { VERSION } from '../version.js';
 import { publicUrl } from '../http/redact-url.js';
 import { redact } from '../util/secrets.js';
 import type { EventSink, ItemResult, PlanGroup } from './events.js';
+import type { Shard } from './shard.js';
 
 export const PLAN_SCHEMA_VERSION = 1;
 
@@ -132,6 +133,8 @@ export interface Plan {
   configHash?: string;
   /** The config file, for messages. */
   config?: string;
+  /** The part of the work this plan covers, when the run is sharded (--shard i/n). */
+  shard?: Shard;
   sources: PlanSource[];
   targets: string[];
   /** Counts per source and target, in config order. */
@@ -172,6 +175,7 @@ export function emitPlan(plan: Plan, emit: EventSink): void {
     excluded: count('excluded'),
     targets: plan.targets,
     groups: plan.groups,
+    ...(plan.shard ? { shard: plan.shard } : {}),
   });
 }
 
@@ -220,6 +224,7 @@ const PlanSchema = z.object({
   createdAt: z.string(),
   configHash: z.string().optional(),
   config: z.string().optional(),
+  shard: z.object({ index: z.number().int().nonnegative(), count: z.number().int().positive() }).optional(),
   sources: z.array(
     z.object({
       name: z.string(),

@@ -22,6 +22,7 @@ import type { RegistryClient } from '../registry/client.js';
 import type { RetryPolicy } from '../http/retry.js';
 import { errorMessage } from '../errors.js';
 import { isSemver2, Selector } from './selection.js';
+import { ownsChart, ownsExtraImage, type Shard } from './shard.js';
 
 export interface PlanOptions {
   /** State directory (journal, index cache). Default: the config's. */
@@ -46,6 +47,8 @@ export interface PlanOptions {
   imageJobs?: { destinations: ImageDestinations; extra: readonly string[]; discover?: Materializer };
   /** Sizes of image jobs: how to reach their registries. */
   imageSizes?: { client: (registry: string) => RegistryClient; platforms: 'all' | readonly string[]; retry: RetryPolicy };
+  /** Plan only this shard's part: the charts whose (source, chart) hash falls in it. */
+  shard?: Shard;
 }
 
 export interface PlannedRun {
@@ -77,14 +80,14 @@ export async function planSync(cfg: MirrorConfig, ctx: RunContext, opts: PlanOpt
     const indexes = await Promise.all(
       sources.map((s) =>
         s.kind === 'oci'
-          ? loadOciSource(s, ctx.ociSources.get(s.name)!, selectorFor(cfg, s.name, s.selection), opts.signal)
+          ? loadOciSource(s, ctx.ociSources.get(s.name)!, selectorFor(cfg, s.name, s.selection), opts.signal, (chart) => ownsChart(opts.shard, s.name, chart))
           : loadIndex(s, ctx.repositories.get(s.name)!, cache, opts.signal),
       ),
     );
     await ctx.openTargets(targets);
-    const plan = buildPlan(cfg, targets, indexes, ctx, journal, opts.verifyRemote ?? false);
+    const plan = buildPlan(cfg, targets, indexes, ctx, journal, opts.verifyRemote ?? false, opts.shard);
     const concurrency = opts.concurrency ?? cfg.concurrency;
-    if (opts.imageJobs) await planImages(plan, opts.imageJobs, targets.map((t) => t.name), ctx, journal, opts.verifyRemote ?? false, concurrency, opts.signal);
+    if (opts.imageJobs) await planImages(plan, opts.imageJobs, targets.map((t) => t.name), ctx, journal, opts.verifyRemote ?? false, concurrency, opts.signal, opts.shard);
     if (opts.inspectTargets) await inspectTargets(plan, ctx, concurrency, opts.signal);
     if (opts.sizes) await lookUpSizes(plan, ctx, concurrency, opts.signal, opts.imageSizes);
     return {
@@ -105,8 +108,9 @@ function selectorFor(cfg: MirrorConfig, name: string, selection: MirrorConfig['s
   return new Selector(selection, `sources[${cfg.sources.findIndex((s) => s.name === name)}]`);
 }
 
-function buildPlan(cfg: MirrorConfig, targets: TargetConfig[], indexes: LoadedSource[], ctx: RunContext, journal: Journal, verifyRemote: boolean): Plan {
+function buildPlan(cfg: MirrorConfig, targets: TargetConfig[], indexes: LoadedSource[], ctx: RunContext, journal: Journal, verifyRemote: boolean, shard?: Shard): Plan {
   const plan = newPlan({ configHash: configHash(cfg), config: cfg.file, targets: targets.map((t) => t.name) });
+  if (shard) plan.shard = shard;
   const targetByName = new Map(targets.map((t) => [t.name, t]));
   const claims = new Map<string, string>();
   const groups = new Map<string, PlanGroup>();
@@ -122,8 +126,15 @@ function buildPlan(cfg: MirrorConfig, targets: TargetConfig[], indexes: LoadedSo
       groups.set(`${source.name}\u0000${b.config.name}`, { source: source.name, target: b.config.name, pending: 0, present: 0, failed: 0, excluded: 0 });
     }
     const warnings = [...idx.warnings];
+    // Another shard's charts are not this run's business: not counted, not reported.
+    const mine = (chart: string) => ownsChart(shard, source.name, chart);
+    let others = 0;
 
     for (const p of idx.problems) {
+      if (!mine(p.chart)) {
+        others++;
+        continue;
+      }
       for (const b of bound) {
         group(source.name, b.config.name).failed++;
         settle({ ...base(p.chart, p.version), target: b.config.name, status: 'failed', code: 'INDEX', reason: p.reason });
@@ -131,6 +142,10 @@ function buildPlan(cfg: MirrorConfig, targets: TargetConfig[], indexes: LoadedSo
     }
 
     for (const x of idx.excluded) {
+      if (!mine(x.chart)) {
+        others++;
+        continue;
+      }
       for (const b of bound) {
         group(source.name, b.config.name).excluded++;
         settle({ ...base(x.chart, x.version), target: b.config.name, status: 'excluded', reason: x.reason });
@@ -139,6 +154,10 @@ function buildPlan(cfg: MirrorConfig, targets: TargetConfig[], indexes: LoadedSo
 
     const byChart = new Map<string, ListedVersion[]>();
     for (const e of idx.versions) {
+      if (!mine(e.chart)) {
+        others++;
+        continue;
+      }
       const list = byChart.get(e.chart) ?? [];
       list.push(e);
       byChart.set(e.chart, list);
@@ -230,7 +249,7 @@ function buildPlan(cfg: MirrorConfig, targets: TargetConfig[], indexes: LoadedSo
     }
     plan.sources.push({
       name: source.name,
-      versions: idx.versions.length + idx.problems.length + idx.excluded.length,
+      versions: idx.versions.length + idx.problems.length + idx.excluded.length - others,
       selected: selectedCount,
       excluded: excludedCount,
       notModified: idx.notModified,
@@ -255,11 +274,12 @@ async function planImages(
   journal: Journal,
   verifyRemote: boolean,
   concurrency: number,
-  signal?: AbortSignal,
+  signal: AbortSignal | undefined,
+  shard: Shard | undefined,
 ): Promise<void> {
   const jobs: PlanJob[] = [];
   const scheduler = new ImageScheduler(images.destinations, (job) => jobs.push(job), (r) => plan.settled.push(r));
-  scheduler.extra(images.extra, targets);
+  scheduler.extra(images.extra.filter((ref) => ownsExtraImage(shard, ref)), targets);
   if (images.discover) {
     const discover = images.discover;
     const queue = new PQueue({ concurrency });

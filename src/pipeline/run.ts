@@ -5,7 +5,10 @@
  * or a config error found while planning stops the run with nothing on disk.
  */
 import type { MirrorConfig } from '../config/load.js';
-import { createContext } from './context.js';
+import { ConfigError } from '../errors.js';
+import { openRunState, stateLocation, type RunState } from '../state/run-state.js';
+import { createContext, retryReporter, type RunContext } from './context.js';
+import { shardText, type Shard } from './shard.js';
 import type { EventSink, ItemResult } from './events.js';
 import { execute } from './execute.js';
 import { Journal } from './journal.js';
@@ -27,8 +30,10 @@ export interface RunOptions {
   /** Stop taking new work (graceful stop); in-flight items finish. */
   stopSignal?: AbortSignal;
   onEvent?: EventSink;
-  /** State directory; overrides the config. */
-  stateDir?: string;
+  /** Where the journal and index cache live: a directory or oci://host/path; overrides the config. */
+  state?: string;
+  /** Do only this shard's part of the work (the plan's shard, when executing a plan). */
+  shard?: Shard;
   /** Re-check journal-confirmed items with one HEAD each. */
   verifyRemote?: boolean;
   /** false: leave images out this time (--no-images), whatever images.enabled says. */
@@ -43,6 +48,10 @@ export interface RunResult {
   dryRun: boolean;
   /** The plan that was executed (or, in a dry run, made). */
   plan?: Plan;
+  /** The part of the work this run did, when sharded. */
+  shard?: Shard;
+  /** Reports joined by `report merge`: how many, and their shards. */
+  merged?: { reports: number; shards: Shard[] };
 }
 
 
@@ -50,15 +59,33 @@ export interface RunResult {
  * Make a plan for a config, as `chartmirror plan` does: every index read, the journal and
  * (with `inspectTargets`) each destination's tags consulted; nothing written.
  */
-export async function makePlan(cfg: MirrorConfig, opts: PlanOptions & { onEvent?: EventSink; images?: boolean } = {}): Promise<Plan> {
+export async function makePlan(cfg: MirrorConfig, opts: PlanOptions & { onEvent?: EventSink; images?: boolean; state?: string } = {}): Promise<Plan> {
   const emit: EventSink = opts.onEvent ?? (() => undefined);
   const ctx = await createContext(cfg, cfg.sources, { dryRun: true, emit });
+  let state: RunState | undefined;
   try {
+    state = await openState(cfg, ctx, { state: opts.state, shard: opts.shard, lock: false, emit, signal: opts.signal });
+    const journal = await Journal.open(state.dir, { readOnly: true, inherit: state.inherit });
     const images = imagePlanOptions(cfg, ctx, cfg.targets, { images: opts.images, discover: opts.inspectTargets ?? false, materialize: runMaterializer(cfg, ctx, opts.images ?? true, emit) });
-    return (await planSync(cfg, ctx, { ...opts, ...images })).plan;
+    return (await planSync(cfg, ctx, { ...opts, stateDir: state.dir, journal, ...images })).plan;
   } finally {
+    await state?.close();
     await ctx.close();
   }
+}
+
+/** The run's state (directory or registry), opened through the run's registry connections. */
+function openState(cfg: MirrorConfig, ctx: RunContext, o: { state?: string; shard?: Shard; lock: boolean; emit: EventSink; signal?: AbortSignal }): Promise<RunState> {
+  return openRunState(stateLocation(cfg, o.state), {
+    shard: o.shard,
+    lock: o.lock,
+    command: 'sync',
+    connector: ctx.connector,
+    retry: cfg.retry,
+    onRetry: retryReporter('state', o.emit),
+    onWarning: (message) => o.emit({ type: 'warning', message }),
+    signal: o.signal,
+  });
 }
 
 /**
@@ -70,21 +97,25 @@ export async function runMirror(cfg: MirrorConfig, opts: RunOptions = {}): Promi
   const startedAt = new Date();
   const dryRun = opts.dryRun ?? false;
   const emit: EventSink = opts.onEvent ?? (() => undefined);
-  const stateDir = opts.stateDir ?? cfg.stateDir;
   const concurrency = opts.concurrency ?? cfg.concurrency;
   if (opts.plan) checkPlanConfig(opts.plan, cfg, opts.planSource ?? 'the plan');
+  const shard = planShard(opts.plan, opts.shard, opts.planSource);
 
   const ctx = await createContext(cfg, cfg.sources, { dryRun, emit });
+  let state: RunState | undefined;
   let journal: Journal | undefined;
   try {
-    journal = await Journal.open(stateDir, { readOnly: true });
+    // The lock comes first: a second run stops here, before it reads anything.
+    state = await openState(cfg, ctx, { state: opts.state, shard, lock: !dryRun, emit, signal: opts.signal });
+    journal = await Journal.open(state.dir, { readOnly: true, inherit: state.inherit });
     let plan = opts.plan;
     let remember: (() => Promise<void>) | undefined;
     const materialize = runMaterializer(cfg, ctx, opts.images ?? true, emit);
     if (!plan) {
       const planned = await planSync(cfg, ctx, {
-        stateDir,
+        stateDir: state.dir,
         journal,
+        shard,
         verifyRemote: opts.verifyRemote,
         inspectTargets: dryRun,
         sizes: dryRun,
@@ -104,12 +135,15 @@ export async function runMirror(cfg: MirrorConfig, opts: RunOptions = {}): Promi
       const settled = new Set(plan.settled);
       emitPlan(plan, emit);
       for (const r of items) if (!settled.has(r)) emit({ type: 'item', result: r });
-      return { items, startedAt, finishedAt: new Date(), interrupted: false, dryRun, plan };
+      return { items, startedAt, finishedAt: new Date(), interrupted: false, dryRun, plan, ...(shard ? { shard } : {}) };
     }
 
     await journal.openForWriting();
+    state.track(journal);
     await remember?.();
     remember = undefined; // it holds the indexes, which the run no longer needs
+    // A run whose lock was taken over (it was presumed gone) stops taking new work.
+    const stop = state.lost ? anySignal([opts.stopSignal, state.lost]) : opts.stopSignal;
     const { items, interrupted } = await execute(plan, {
       targets: ctx.targets,
       journal,
@@ -119,11 +153,25 @@ export async function runMirror(cfg: MirrorConfig, opts: RunOptions = {}): Promi
       verifyRemote: opts.verifyRemote ?? false,
       emit,
       signal: opts.signal,
-      stopSignal: opts.stopSignal,
+      stopSignal: stop,
     });
-    return { items, startedAt, finishedAt: new Date(), interrupted, dryRun, plan };
+    return { items, startedAt, finishedAt: new Date(), interrupted, dryRun, plan, ...(shard ? { shard } : {}) };
   } finally {
     await journal?.close();
+    await state?.close();
     await ctx.close();
   }
+}
+
+/** A plan made for one shard runs as that shard; --shard, when also given, must agree. */
+function planShard(plan: Plan | undefined, shard: Shard | undefined, planSource = 'the plan'): Shard | undefined {
+  if (!plan) return shard;
+  if (shard && (!plan.shard || plan.shard.index !== shard.index || plan.shard.count !== shard.count)) {
+    throw new ConfigError(`${planSource} was made for ${plan.shard ? `shard ${shardText(plan.shard)}` : 'the whole work (no shard)'}, not shard ${shardText(shard)}; leave --shard out or make the plan with the same --shard`);
+  }
+  return plan.shard;
+}
+
+function anySignal(signals: (AbortSignal | undefined)[]): AbortSignal {
+  return AbortSignal.any(signals.filter((s): s is AbortSignal => s !== undefined));
 }

@@ -86,8 +86,8 @@ export class PlainProgress implements ProgressRenderer {
       case 'plan':
         if (quiet) return;
         this.write(
-          `plan: ${e.total} chart versions x targets; ${e.pending} to check or push, ${e.present} already confirmed, ${e.failed} invalid, ${e.excluded} excluded`,
-          { event: 'plan', total: e.total, pending: e.pending, present: e.present, failed: e.failed, excluded: e.excluded, targets: e.targets },
+          `plan${e.shard ? ` (shard ${e.shard.index}/${e.shard.count})` : ''}: ${e.total} chart versions x targets; ${e.pending} to check or push, ${e.present} already confirmed, ${e.failed} invalid, ${e.excluded} excluded`,
+          { event: 'plan', total: e.total, pending: e.pending, present: e.present, failed: e.failed, excluded: e.excluded, targets: e.targets, ...(e.shard ? { shard: e.shard } : {}) },
         );
         if (e.groups.length > 1 || this.opts.format === 'json') {
           for (const g of e.groups) {

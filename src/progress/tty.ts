@@ -65,6 +65,7 @@ export class TtyProgress implements ProgressRenderer {
         this.line(`warning: ${e.message}`);
         return;
       case 'plan':
+        if (e.shard) this.line(`shard ${e.shard.index}/${e.shard.count}: the charts whose (source, chart) hash falls in it`);
         this.begin(e.groups);
         return;
       case 'item':

@@ -21,6 +21,8 @@ export function jsonReport(command: string, result: RunResult): Report {
     startedAt: result.startedAt.toISOString(),
     finishedAt: result.finishedAt.toISOString(),
     durationMs: result.finishedAt.getTime() - result.startedAt.getTime(),
+    ...(result.shard ? { shard: result.shard } : {}),
+    ...(result.merged ? { merged: result.merged } : {}),
     summary: summarise(result.items),
     groups: groupSummaries(result.items),
     items: sortItems(result.items).map((i) => ({

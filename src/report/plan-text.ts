@@ -16,7 +16,8 @@ const LABEL: Record<ItemStatus, string> = { planned: 'push', pushed: 'pushed', p
 export function formatPlan(result: RunResult): string {
   const groups = groupSummaries(result.items);
   const lines: string[] = [];
-  lines.push(result.interrupted ? 'Plan (interrupted; incomplete). Nothing was written.' : 'Plan. Nothing was written.', '');
+  const of = result.shard ? ` for shard ${result.shard.index}/${result.shard.count}` : '';
+  lines.push(result.interrupted ? `Plan${of} (interrupted; incomplete). Nothing was written.` : `Plan${of}. Nothing was written.`, '');
   if (groups.length === 0) {
     lines.push('No chart versions in any source.');
     return lines.join('\n') + '\n';

@@ -77,6 +77,8 @@ export const CountsSchema = z.object({
   bytesPlanned: count.describe('Archive bytes of planned items whose size is known (dry runs).'),
 });
 
+export const ShardSchema = z.object({ index: count.describe('0-based'), count: z.number().int().positive() });
+
 export const ReportSchema = z
   .object({
     schemaVersion: z.literal(1),
@@ -87,6 +89,14 @@ export const ReportSchema = z
     startedAt: z.string().describe('RFC 3339 time, UTC.'),
     finishedAt: z.string().describe('RFC 3339 time, UTC.'),
     durationMs: count,
+    shard: ShardSchema.optional().describe('The part of the work this run did (--shard i/n); absent when not sharded.'),
+    merged: z
+      .object({
+        reports: count.describe('How many reports were merged.'),
+        shards: z.array(ShardSchema).describe('The shards of the merged reports, in order.'),
+      })
+      .optional()
+      .describe('Set by chartmirror report merge: this report joins several (shard) reports.'),
     summary: CountsSchema.describe('Counts over all items.'),
     groups: z.array(CountsSchema.extend({ source: z.string(), target: z.string() })).describe('Counts per source and target.'),
     items: z.array(ReportItemSchema).describe('One entry per chart version and target, ordered by source, chart, version, target.'),

@@ -32,6 +32,19 @@ targets:
 `;
 
 describe('config', () => {
+  it('state: a directory, or a registry repository with a push interval', () => {
+    expect(load(minimal)).toMatchObject({ stateDir: '/work/cfg/.chartmirror', statePushIntervalMs: 180_000 });
+    expect(load(minimal + 'state: ./st\n')).toMatchObject({ stateDir: '/work/cfg/st' });
+    expect(load(minimal).stateStore).toBeUndefined();
+    expect(load(minimal + 'state: {store: "oci://reg.example.com/ops/state", pushInterval: 30s}\n')).toMatchObject({ stateStore: 'oci://reg.example.com/ops/state', statePushIntervalMs: 30_000 });
+    expect(load(minimal + 'state: oci://reg.example.com/ops/state\n').stateStore).toBe('oci://reg.example.com/ops/state');
+    expect(problem(minimal + 'state: {store: "https://reg.example.com/x"}\n')).toMatch(/state\.store: must be oci:\/\/host\[:port\]\/path/);
+    expect(problem(minimal + 'state: {store: "oci://reg.example.com"}\n')).toMatch(/state\.store: must name a repository/);
+    expect(problem(minimal + 'state: {store: "oci://reg.example.com/x:tag"}\n')).toMatch(/state\.store: must not contain a tag/);
+    expect(problem(minimal + 'state: {store: "oci://reg.example.com/x", pushInterval: 100ms}\n')).toMatch(/state\.pushInterval: must be at least 1s/);
+    expect(problem(minimal + 'state: {dir: ./x}\n')).toMatch(/state/);
+  });
+
   it('normalises the documented example', () => {
     const c = load(minimal);
     expect(c.sources[0]).toMatchObject({ name: 'example', url: 'https://charts.example.com/sub', passCredentials: false, targets: ['registry', 'disk'] });
