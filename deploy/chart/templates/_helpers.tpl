@@ -68,14 +68,12 @@ Fixed paths inside the pod (documented in README.md; the config refers to them).
 
 {{/*
 The --state argument: the registry-backed store, else the state directory (a PVC or an emptyDir).
-Shards of a sharded run each keep their own subdirectory of a shared volume; Kubernetes expands
-$(JOB_COMPLETION_INDEX), which it sets in every pod of an Indexed Job.
+The shards of a sharded run all get the same one: chartmirror keeps each shard's state apart
+(shard-<i>-of-<n>/ in a directory, a tag per shard in a registry) and consults the others'.
 */}}
 {{- define "chartmirror.stateArg" -}}
 {{- if .Values.state.store }}
 {{- .Values.state.store }}
-{{- else if gt (int .Values.shards) 1 }}
-{{- printf "%s/shard-$(JOB_COMPLETION_INDEX)" (include "chartmirror.stateDir" .) }}
 {{- else }}
 {{- include "chartmirror.stateDir" . }}
 {{- end }}
