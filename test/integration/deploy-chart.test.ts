@@ -205,14 +205,14 @@ describe.each([3, 4] as const)('deploy/chart rendered by Helm %i', (major: HelmM
     expect(checksum(await render({ config }))).toBe(checksum(asObject));
   });
 
-  it('sharded values: an Indexed Job of 3 pods, --shard auto/3, a state subdirectory per shard on a ReadWriteMany claim', async () => {
+  it('sharded values: an Indexed Job of 3 pods, --shard auto/3, one state directory on a ReadWriteMany claim for all', async () => {
     const docs = await render(undefined, { valuesFiles: [CI_VALUES.sharded] });
     const { cron, job, pod, container } = podOf(docs);
     expect(cron.concurrencyPolicy).toBe('Forbid');
     expect(job).toMatchObject({ completionMode: 'Indexed', completions: 3, parallelism: 3 });
     expect(argAfter(container, '--shard')).toBe('auto/3');
-    // Kubernetes expands $(JOB_COMPLETION_INDEX) from the variable it sets in each pod of an Indexed Job.
-    expect(argAfter(container, '--state')).toBe(`${STATE_DIR}/shard-$(JOB_COMPLETION_INDEX)`);
+    // The same for every shard: chartmirror keeps shard-<i>-of-3/ in it, and reads the others' journals.
+    expect(argAfter(container, '--state')).toBe(STATE_DIR);
     const pvc = findObject(docs, 'PersistentVolumeClaim');
     expect(pvc.spec).toMatchObject({ accessModes: ['ReadWriteMany'], resources: { requests: { storage: '1Gi' } } });
     expect(pod.volumes!.find((v) => v.name === 'state')).toEqual({ name: 'state', persistentVolumeClaim: { claimName: pvc.metadata.name } });
@@ -383,7 +383,7 @@ describe.skipIf(!haveBinaries('docker-registry', 'nginx'))('deploy/chart: the re
         targets: [{ name: 'registry', url: secured.oci('mirror'), tls: { ca: '/etc/chartmirror/ca/registry/ca.crt' } }],
       },
       state: { persistence: { enabled: true } },
-      dockerConfig: { secretName: 'registry-credentials' },
+      dockerConfigSecret: 'registry-credentials',
       env: [{ name: 'REPO_PASSWORD', valueFrom: { secretKeyRef: { name: 'repo-credentials', key: 'password' } } }],
       envFrom: [{ secretRef: { name: 'chartmirror-env' } }],
       caBundles: [{ name: 'registry', secret: 'registry-ca' }],
@@ -449,9 +449,7 @@ describe.skipIf(!haveBinaries('docker-registry', 'nginx'))('deploy/chart: the re
     expect(await writes(open)).toEqual([]);
   });
 
-  // Needs `--shard auto/N` (JOB_COMPLETION_INDEX), landing on main (issue 13, "Sharding"): until then
-  // chartmirror refuses the argument. Turn it into `it` once `git log main` shows it.
-  it.todo('sharded values: each index of the Indexed Job mirrors its own non-empty part, together everything; each keeps its journal in its own subdirectory of the claim', async () => {
+  it('sharded values: each index of the Indexed Job mirrors its own non-empty part, together everything; each keeps its journal in its own subdirectory of the claim', async () => {
     const many = join(work, 'served', 'many');
     const charts = Array.from({ length: 12 }, (_, i) => `chart-${String.fromCharCode(97 + i)}`);
     await Promise.all(charts.map((name) => packageChart(many, { name, version: '1.0.0' })));
@@ -478,7 +476,8 @@ describe.skipIf(!haveBinaries('docker-registry', 'nginx'))('deploy/chart: the re
     expect(new Set(parts.flat()).size).toBe(charts.length); // disjoint
     for (const chart of charts) expect(await tagsOf(open, `sharded/${chart}`)).toEqual(['1.0.0']);
     const claimDir = join(cluster.claimsDir, claim);
-    expect((await readdir(claimDir)).sort()).toEqual(['shard-0', 'shard-1', 'shard-2']);
+    expect((await readdir(claimDir)).sort()).toEqual(['shard-0-of-3', 'shard-1-of-3', 'shard-2-of-3']);
+    for (const dir of await readdir(claimDir)) expect(await readdir(join(claimDir, dir)), dir).toContain('journal.jsonl');
 
     // The next run: every shard finds its part in its own journal.
     await open.clearRequests();
@@ -490,9 +489,7 @@ describe.skipIf(!haveBinaries('docker-registry', 'nginx'))('deploy/chart: the re
     expect(await writes(open)).toEqual([]);
   });
 
-  // Needs `--state oci://host/path/repo` (registry-backed state), landing on main (issue 13, "State
-  // without a volume"): until then chartmirror takes it for a directory name.
-  it.todo('registry-state values: no volume for the state; the next pod resumes from the journal kept in the registry', async () => {
+  it('registry-state values: no volume for the state; the next pod resumes from the journal kept in the registry', async () => {
     const docs = (await helmTemplate(4, {
       state: { store: open.oci('ops/chartmirror-state') },
       config: { sources: [{ name: 'examples', url: `${plain.url}/examples` }], targets: [{ name: 'registry', url: open.oci('stateless'), plainHttp: true }] },
@@ -504,7 +501,7 @@ describe.skipIf(!haveBinaries('docker-registry', 'nginx'))('deploy/chart: the re
     const first = await (await materialisePod(docs, cluster)).run();
     expectClean(first);
     expect(oneEvent(first, 'summary')).toMatchObject({ pushed: total, failed: 0 });
-    expect((await tagsOf(open, 'ops/chartmirror-state')).length).toBeGreaterThan(0);
+    expect(await tagsOf(open, 'ops/chartmirror-state')).toContain('state');
 
     await open.clearRequests();
     const second = await (await materialisePod(docs, cluster)).run();

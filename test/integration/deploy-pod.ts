@@ -285,7 +285,7 @@ export async function materialisePod(docs: K8sObject[], cluster: Cluster, opts: 
     `(?<=^|[\\s"'\\[,:=])(${[...mounts].sort((a, b) => b.mountPath.length - a.mountPath.length).map((m) => m.mountPath.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')).join('|')})(?=/|$|[\\s"'\\],])`,
     'gm',
   );
-  const rewriteText = (text: string) => text.replace(mountRe, (p: string) => hostPath(p));
+  const rewriteText = (text: string) => (mounts.length ? text.replace(mountRe, (p: string) => hostPath(p)) : text);
 
   for (const f of files) {
     await mkdir(dirname(f.file), { recursive: true });
