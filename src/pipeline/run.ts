@@ -5,6 +5,7 @@
  * or a config error found while planning stops the run with nothing on disk.
  */
 import type { MirrorConfig } from '../config/load.js';
+import type { HttpObserver } from '../http/client.js';
 import { createContext } from './context.js';
 import type { EventSink, ItemResult } from './events.js';
 import { execute } from './execute.js';
@@ -33,6 +34,8 @@ export interface RunOptions {
   verifyRemote?: boolean;
   /** false: leave images out this time (--no-images), whatever images.enabled says. */
   images?: boolean;
+  /** Told about every HTTP request and host pause of the run (metrics). */
+  httpObserver?: HttpObserver;
 }
 
 export interface RunResult {
@@ -74,7 +77,7 @@ export async function runMirror(cfg: MirrorConfig, opts: RunOptions = {}): Promi
   const concurrency = opts.concurrency ?? cfg.concurrency;
   if (opts.plan) checkPlanConfig(opts.plan, cfg, opts.planSource ?? 'the plan');
 
-  const ctx = await createContext(cfg, cfg.sources, { dryRun, emit });
+  const ctx = await createContext(cfg, cfg.sources, { dryRun, emit, httpObserver: opts.httpObserver });
   let journal: Journal | undefined;
   try {
     journal = await Journal.open(stateDir, { readOnly: true });
