@@ -36,6 +36,10 @@ export const DEFAULTS = {
   copyConcurrency: 4,
   /** State directory name beside the config file. */
   stateDirName: '.chartmirror',
+  metrics: {
+    /** Longest silence from the Pushgateway before a push is given up (a warning, never a failed run). */
+    pushTimeoutMs: 10_000,
+  },
   images: {
     /** Where images land under each target. */
     repository: 'images/{registry}/{repository}',

@@ -5,7 +5,7 @@ import { ChartMirrorError, errorMessage } from '../errors.js';
 import { redact } from '../util/secrets.js';
 import { EXIT } from './exit-codes.js';
 import { exportCommand, importCommand, inspectCommand } from './bundle-commands.js';
-import { commonOptions, runOptions } from './options.js';
+import { commonOptions, metricsOptions, runOptions } from './options.js';
 import { VERSION } from '../version.js';
 
 // Each command's modules are loaded by its handler: `--version`, `validate` and `schema` never
@@ -37,7 +37,7 @@ async function main(argv: string[]): Promise<number> {
       'sync',
       'Mirror every selected chart version into every target',
       (y) =>
-        runOptions(y)
+        metricsOptions(runOptions(y))
           .option('dry-run', { type: 'boolean', default: false, describe: 'Plan only: write nothing anywhere' })
           .option('plan', { type: 'string', requiresArg: true, describe: 'Execute exactly this plan (written by plan --output from the same config)' }),
       async (args) => setExitCode(await (await import('./commands.js')).syncCommand({ ...args, dryRun: args['dry-run'], planFile: args.plan }, 'sync')),
