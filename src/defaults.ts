@@ -46,6 +46,10 @@ export const DEFAULTS = {
     /** How often a long run pushes its journal to a registry-backed state (and at the end). */
     pushIntervalMs: 3 * 60_000,
   },
+  metrics: {
+    /** Longest silence from the Pushgateway before a push is given up (a warning, never a failed run). */
+    pushTimeoutMs: 10_000,
+  },
   images: {
     /** Where images land under each target. */
     repository: 'images/{registry}/{repository}',

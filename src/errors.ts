@@ -31,11 +31,13 @@ export class ChartMirrorError extends Error {
   readonly status?: number;
   /** Seconds to wait before retrying, from a Retry-After header. */
   readonly retryAfterMs?: number;
+  /** The host (`host[:port]`, never credentials) that answered or failed, when the error came from a request. */
+  readonly host?: string;
 
   constructor(
     code: ErrorCode,
     message: string,
-    opts: { cause?: unknown; retryable?: boolean; status?: number; retryAfterMs?: number } = {},
+    opts: { cause?: unknown; retryable?: boolean; status?: number; retryAfterMs?: number; host?: string } = {},
   ) {
     super(message, opts.cause === undefined ? undefined : { cause: opts.cause });
     this.name = 'ChartMirrorError';
@@ -43,6 +45,7 @@ export class ChartMirrorError extends Error {
     this.retryable = opts.retryable ?? false;
     this.status = opts.status;
     this.retryAfterMs = opts.retryAfterMs;
+    this.host = opts.host;
   }
 }
 

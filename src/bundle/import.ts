@@ -1,6 +1,7 @@
 import { ChartMirrorError, isChartMirrorError } from '../errors.js';
 import { DEFAULTS } from '../defaults.js';
 import type { TargetSpec } from '../config/load.js';
+import type { HttpObserver } from '../http/client.js';
 import { formatReference, tryParseReference } from '../oci/reference.js';
 import { createContext } from '../pipeline/context.js';
 import type { EventSink, ItemResult, PlanGroup } from '../pipeline/events.js';
@@ -38,6 +39,8 @@ export interface ImportOptions {
   onEvent?: EventSink;
   signal?: AbortSignal;
   stopSignal?: AbortSignal;
+  /** Told about every HTTP request and host pause (metrics). */
+  httpObserver?: HttpObserver;
 }
 
 export interface ImportOutcome {
@@ -108,7 +111,7 @@ export async function runImport(opts: ImportOptions): Promise<ImportOutcome> {
     if (problems.length) throw refuse(layout, problems);
     charts = verified.charts;
 
-    const ctx = await createContext({ timeouts: { ...DEFAULTS.timeouts }, retry: { ...DEFAULTS.retry } }, [], { dryRun: false, emit });
+    const ctx = await createContext({ timeouts: { ...DEFAULTS.timeouts }, retry: { ...DEFAULTS.retry } }, [], { dryRun: false, emit, httpObserver: opts.httpObserver });
     let journal: Journal | undefined;
     let lock: StateLock | undefined;
     try {

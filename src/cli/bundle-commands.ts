@@ -5,7 +5,7 @@
  */
 import type { Argv, CommandModule } from 'yargs';
 import { DEFAULTS } from '../defaults.js';
-import { logOptions, reportOptions, runOptions } from './options.js';
+import { logOptions, metricsOptions, reportOptions, runOptions } from './options.js';
 
 type SetExitCode = (code: number) => void;
 const handlers = () => import('./bundle-handlers.js');
@@ -23,7 +23,7 @@ function exportOptions<T>(y: Argv<T>) {
 }
 
 function importOptions<T>(y: Argv<T>) {
-  return reportOptions(logOptions(y))
+  return metricsOptions(reportOptions(logOptions(y)))
     .option('from', { type: 'string', demandOption: true, requiresArg: true, describe: 'The bundle: FILE.tar, its first part (FILE.tar.part-001) or DIR' })
     .option('to', { type: 'string', demandOption: true, requiresArg: true, describe: 'Registry and path: oci://host[:port]/path; charts land at <path>/<chart>:<tag>' })
     .option('plain-http', { type: 'boolean', default: false, describe: 'Talk HTTP, not HTTPS, to the registry' })

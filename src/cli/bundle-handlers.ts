@@ -9,9 +9,10 @@ import { formatInspection, inspectBundle } from '../bundle/inspect.js';
 import { checkSelections } from '../pipeline/selection.js';
 import { formatBytes } from '../report/summary.js';
 import { redact, registerSecret } from '../util/secrets.js';
+import { metricsLabels } from '../metrics/output.js';
 import type { ExportArgs, ImportArgs, InspectArgs } from './bundle-commands.js';
 import { EXIT } from './exit-codes.js';
-import { checkConcurrency, finishRun, runExitCode, runWithProgress } from './run-support.js';
+import { checkConcurrency, finishRun, runExitCode, runWithProgress, startMetrics } from './run-support.js';
 
 /** Parts smaller than this are a typo (`--split 1` for 1 byte), not removable media. */
 const MIN_SPLIT = 1024;
@@ -95,11 +96,13 @@ export async function importHandler(args: ImportArgs): Promise<number> {
   } else if (args.username) {
     throw new ChartMirrorError('USAGE', '--username needs --password-stdin (passwords never go on the command line)');
   }
+  // No config file: an import's series are told apart by the job alone.
+  const metrics = startMetrics(args, metricsLabels(undefined));
   // Checking a large bundle takes a while and prints nothing else until it is done.
   if (!args.quiet) note(args['log-format'], `import: checking every blob of ${args.from} before sending anything`, { event: 'checking', from: args.from });
   let stateFiles: string[] = [];
   let stateCharts = 0;
-  const { result, progress, signals } = await runWithProgress(args, async ({ onEvent, signals }) => {
+  const { result, progress, signals } = await runWithProgress(args, async ({ onEvent, signals, httpObserver }) => {
     const outcome = await runImport({
       from: args.from,
       to: args.to,
@@ -112,14 +115,15 @@ export async function importHandler(args: ImportArgs): Promise<number> {
       verifyRemote: args['verify-remote'],
       onConflict: args['on-conflict'],
       onEvent,
+      httpObserver,
       stopSignal: signals.stop,
       signal: signals.abort,
     });
     stateFiles = outcome.stateFiles;
     stateCharts = outcome.stateCharts;
     return outcome.result;
-  });
-  await finishRun(args, 'import', result, progress);
+  }, metrics);
+  await finishRun(args, 'import', result, progress, metrics);
   const carry = stateFiles[stateFiles.length - 1];
   if (carry) note(args['log-format'], `far-side state: ${carry} (${stateCharts} chart version${stateCharts === 1 ? '' : 's'}); carry it back for export --since`, {
     event: 'state',

@@ -6,12 +6,13 @@ import { checkPlanConfig, parsePlan, serializePlan, type Plan } from '../pipelin
 import { writeFileAtomic } from '../util/fs-atomic.js';
 import { runMirror } from '../pipeline/run.js';
 import { checkSelections } from '../pipeline/selection.js';
-import { shardFrom } from '../pipeline/shard.js';
+import { shardFrom, shardLabel } from '../pipeline/shard.js';
 import { formatPlan } from '../report/plan-text.js';
-import { checkConcurrency, finishRun, runExitCode, runWithProgress } from './run-support.js';
+import { metricsLabels } from '../metrics/output.js';
+import { checkConcurrency, finishRun, runExitCode, runWithProgress, startMetrics, type MetricsArgs } from './run-support.js';
 import type { GlobalArgs } from './options.js';
 
-export interface SyncArgs extends GlobalArgs {
+export interface SyncArgs extends GlobalArgs, MetricsArgs {
   report?: string;
   'report-md'?: string;
   junit?: string;
@@ -39,8 +40,10 @@ export async function syncCommand(args: SyncArgs, command: 'sync' | 'plan'): Pro
   const cfg = await loadConfig(args.config);
   checkSelections(cfg);
   const plan = args.planFile ? await readPlanFile(args.planFile, cfg) : undefined;
-  const shard = shardFrom(args.shard);
-  const { result, progress, signals } = await runWithProgress(args, ({ onEvent, signals }) =>
+  const shard = shardFrom(args.shard) ?? plan?.shard;
+  const pairs = cfg.sources.flatMap((s) => s.targets.map((target) => ({ source: s.name, target })));
+  const metrics = startMetrics(args, metricsLabels(args.config, shard ? shardLabel(shard) : undefined), pairs);
+  const { result, progress, signals } = await runWithProgress(args, ({ onEvent, signals, httpObserver }) =>
     runMirror(cfg, {
       dryRun: args.dryRun,
       plan,
@@ -51,14 +54,16 @@ export async function syncCommand(args: SyncArgs, command: 'sync' | 'plan'): Pro
       verifyRemote: args['verify-remote'],
       images: args.images,
       onEvent,
+      httpObserver,
       stopSignal: signals.stop,
       signal: signals.abort,
     }),
+    metrics,
   );
   if (result.dryRun) process.stdout.write(formatPlan(result));
   let outputError: unknown;
   if (args.output && result.plan) await writePlanFile(args.output, result.plan).catch((e: unknown) => (outputError = e));
-  await finishRun(args, command, result, progress);
+  await finishRun(args, command, result, progress, metrics);
   if (outputError) throw outputError;
   return runExitCode(result, signals);
 }

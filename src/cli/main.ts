@@ -5,7 +5,7 @@ import { ChartMirrorError, errorMessage } from '../errors.js';
 import { redact } from '../util/secrets.js';
 import { EXIT } from './exit-codes.js';
 import { exportCommand, importCommand, inspectCommand } from './bundle-commands.js';
-import { commonOptions, runOptions, shardOption } from './options.js';
+import { commonOptions, metricsOptions, runOptions, shardOption } from './options.js';
 import { reportCommand } from './report-commands.js';
 import { VERSION } from '../version.js';
 
@@ -38,7 +38,7 @@ async function main(argv: string[]): Promise<number> {
       'sync',
       'Mirror every selected chart version into every target',
       (y) =>
-        shardOption(runOptions(y))
+        metricsOptions(shardOption(runOptions(y)))
           .option('dry-run', { type: 'boolean', default: false, describe: 'Plan only: write nothing anywhere' })
           .option('plan', { type: 'string', requiresArg: true, describe: 'Execute exactly this plan (written by plan --output from the same config)' }),
       async (args) => setExitCode(await (await import('./commands.js')).syncCommand({ ...args, dryRun: args['dry-run'], planFile: args.plan }, 'sync')),

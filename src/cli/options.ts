@@ -22,6 +22,21 @@ export function reportOptions<T>(y: Argv<T>) {
     .option('map', { type: 'string', describe: 'Write old chart URL -> oci://…@sha256 for every mirrored version to FILE (JSON, or CSV for *.csv)', requiresArg: true });
 }
 
+/** Prometheus metrics of a run (sync, import): docs/metrics.md. */
+export function metricsOptions<T>(y: Argv<T>) {
+  return y
+    .option('metrics-file', {
+      type: 'string',
+      requiresArg: true,
+      describe: "Write the run's Prometheus metrics to FILE when it ends (for node_exporter's textfile collector)",
+    })
+    .option('pushgateway', {
+      type: 'string',
+      requiresArg: true,
+      describe: "Push the run's Prometheus metrics to this Pushgateway when it ends: http(s)://[user:password@]host:port",
+    });
+}
+
 /** Options every config-reading command takes. */
 export function commonOptions<T>(y: Argv<T>) {
   return logOptions(y.option('config', { alias: 'c', type: 'string', default: 'mirror.config.yaml', describe: 'Config file', requiresArg: true }));

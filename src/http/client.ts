@@ -6,7 +6,7 @@ import { ChartMirrorError, ConfigError } from '../errors.js';
 import { HostGate } from './host-gate.js';
 import { transportError, isRetryableStatus } from './errors.js';
 import { parseRetryAfter, throttleDelay } from './retry.js';
-import { displayUrl } from './redact-url.js';
+import { displayUrl, urlHost } from './redact-url.js';
 import { redact } from '../util/secrets.js';
 import { DEFAULTS } from '../defaults.js';
 
@@ -69,18 +69,29 @@ export interface HttpResponse {
 }
 
 /**
+ * What the HTTP layer tells whoever counts requests (metrics): every request once, and every
+ * pause of a host. `host` is the URL's `host[:port]`, never credentials.
+ */
+export interface HttpObserver {
+  /** A request got an answer with `status`, or failed without one (`'error'`: reset, refused, timeout, TLS). */
+  request(host: string, status: number | 'error'): void;
+  /** A 429, or a 503 with Retry-After, paused `host`; `addedMs`: how much longer the host is now paused. */
+  throttled(host: string, addedMs: number): void;
+}
+
+/** undici, loaded with the first request: runs that only touch files never load it. */
+let undici: Promise<typeof import('undici')> | undefined;
+
+/**
  * One place for transport: an undici Agent per endpoint settings (TLS, connection limit,
  * timeouts), host-wide pacing, and errors that carry a code and a redacted URL. Keep-alive
  * HTTP/1.1; no content decoding (archives are stored exactly as served).
  */
-/** undici, loaded with the first request: runs that only touch files never load it. */
-let undici: Promise<typeof import('undici')> | undefined;
-
 export class HttpClient {
   private readonly agents = new Map<string, Promise<Agent>>();
   private readonly gates = new Map<string, HostGate>();
 
-  constructor(private readonly opts: { userAgent: string; timeouts?: Partial<Timeouts> }) {}
+  constructor(private readonly opts: { userAgent: string; timeouts?: Partial<Timeouts>; observer?: HttpObserver }) {}
 
   /** A handle for requests that share TLS settings and limits. */
   endpoint(settings: EndpointSettings): Endpoint {
@@ -121,6 +132,10 @@ export class HttpClient {
 
   get userAgent(): string {
     return this.opts.userAgent;
+  }
+
+  get observer(): HttpObserver | undefined {
+    return this.opts.observer;
   }
 
   async close(): Promise<void> {
@@ -172,6 +187,7 @@ export class Endpoint {
     const gate = this.client.gate(u.host, this.requestsPerSecond);
     await gate.pass(req.signal);
     const headers: Record<string, string> = { 'user-agent': this.client.userAgent, ...req.headers };
+    const observer = this.client.observer;
     let res: Dispatcher.ResponseData;
     try {
       res = await (await this.dispatcher()).request({
@@ -184,11 +200,17 @@ export class Endpoint {
       });
     } catch (e) {
       // A streamed body that failed its own checks (a source that lied) is that error, not a network one.
-      throw transportError(bodyError(e) ?? e, req.method, req.url);
+      const own = bodyError(e);
+      const err = transportError(own ?? e, req.method, req.url);
+      // Neither our own body's failure nor our own abort (an interrupt) is something the host did.
+      if (!own && err.code !== 'ABORTED') observer?.request(u.host, 'error');
+      throw err;
     }
+    observer?.request(u.host, res.statusCode);
     if (res.statusCode === 429 || (res.statusCode === 503 && res.headers['retry-after'])) {
       const after = throttleDelay((name) => first(res.headers[name] as string | string[] | undefined));
-      gate.pause(after ?? 1000);
+      const added = gate.pause(after ?? 1000);
+      observer?.throttled(u.host, added);
     }
     if (res.statusCode === 400 && u.protocol === 'https:' && isSmallHtml(res.headers)) {
       // nginx with ssl_verify_client completes the handshake and answers a client-certificate
@@ -314,5 +336,6 @@ export function statusError(
     status: res.status,
     retryable: isRetryableStatus(res.status),
     retryAfterMs: res.status === 429 ? throttleDelay((n) => res.header(n)) : parseRetryAfter(res.header('retry-after')),
+    host: urlHost(res.url),
   });
 }

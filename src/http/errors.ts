@@ -1,6 +1,6 @@
 import { ChartMirrorError, type ErrorCode } from '../errors.js';
 import { redact } from '../util/secrets.js';
-import { displayUrl } from './redact-url.js';
+import { displayUrl, urlHost } from './redact-url.js';
 
 const TLS_CODES = new Set([
   'UNABLE_TO_VERIFY_LEAF_SIGNATURE',
@@ -90,18 +90,20 @@ export function transportError(e: unknown, method: string, url: string): ChartMi
   if (e instanceof ChartMirrorError) return e;
   const code = errCode(e);
   const where = `${method} ${displayUrl(url)}`;
+  const host = urlHost(url);
   if (code && (TLS_CODES.has(code) || code.startsWith('ERR_SSL_') || code.startsWith('ERR_TLS_'))) {
     const hint = TLS_HINTS[code] ?? (e instanceof Error ? e.message : code);
-    return new ChartMirrorError('TLS', redact(`TLS error for ${where}: ${hint} (${code})`), { cause: e });
+    return new ChartMirrorError('TLS', redact(`TLS error for ${where}: ${hint} (${code})`), { cause: e, host });
   }
   if ((e as { name?: string })?.name === 'AbortError' || code === 'UND_ERR_ABORTED' || code === 'ABORT_ERR') {
-    return new ChartMirrorError('ABORTED', `${where}: aborted`, { cause: e });
+    return new ChartMirrorError('ABORTED', `${where}: aborted`, { cause: e, host });
   }
   const msg = (code && FRIENDLY[code]) ?? (e instanceof Error ? e.message : String(e));
   const kind: ErrorCode = 'NETWORK';
   return new ChartMirrorError(kind, redact(`${where}: ${msg}${code && !FRIENDLY[code] ? ` (${code})` : ''}`), {
     cause: e,
     retryable: code ? RETRYABLE_NETWORK.has(code) : false,
+    host,
   });
 }
 

@@ -31,9 +31,12 @@ export class HostGate {
     }
   }
 
-  /** Hold back every request to this host for `ms`. */
-  pause(ms: number): void {
-    this.pausedUntil = Math.max(this.pausedUntil, Date.now() + ms);
+  /** Hold back every request to this host for `ms`; returns how much longer the host is now paused (0 when it already was for longer). */
+  pause(ms: number): number {
+    const now = Date.now();
+    const before = Math.max(this.pausedUntil, now);
+    this.pausedUntil = Math.max(this.pausedUntil, now + ms);
+    return this.pausedUntil - before;
   }
 
   get pausedMs(): number {

@@ -25,3 +25,12 @@ export function publicUrl(url: string): string {
     return url;
   }
 }
+
+/** `host[:port]` of a URL (never its credentials), for metrics and errors; undefined when it is not a URL. */
+export function urlHost(url: string | URL): string | undefined {
+  try {
+    return (typeof url === 'string' ? new URL(url) : url).host || undefined;
+  } catch {
+    return undefined;
+  }
+}

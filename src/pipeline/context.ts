@@ -1,5 +1,7 @@
-import { errorMessage } from '../errors.js';
-import { HttpClient, type Timeouts } from '../http/client.js';
+import { ChartMirrorError, errorMessage } from '../errors.js';
+import { HttpClient, type HttpObserver, type Timeouts } from '../http/client.js';
+import { urlHost } from '../http/redact-url.js';
+import { registryHost } from '../oci/reference.js';
 import type { RetryContext, RetryPolicy } from '../http/retry.js';
 import type { SourceConfig, TargetSpec } from '../config/load.js';
 import { loadKeyring } from '../chart/provenance.js';
@@ -34,8 +36,15 @@ export interface RunContext {
   close(): Promise<void>;
 }
 
-export function retryReporter(what: string, emit: EventSink): RetryContext['onRetry'] {
-  return ({ attempt, delayMs, error }) => emit({ type: 'retry', what, attempt, delayMs, error: errorMessage(error) });
+/**
+ * Retries as `retry` events. The host is the one the error names (the host that failed), else
+ * `host`: the source's or target's own (for content that failed its checks while streaming).
+ */
+export function retryReporter(what: string, emit: EventSink, host?: string): RetryContext['onRetry'] {
+  return ({ attempt, delayMs, error }) => {
+    const h = (error instanceof ChartMirrorError ? error.host : undefined) ?? host;
+    emit({ type: 'retry', what, attempt, delayMs, error: errorMessage(error), ...(h ? { host: h } : {}) });
+  };
 }
 
 /**
@@ -45,7 +54,7 @@ export function retryReporter(what: string, emit: EventSink): RetryContext['onRe
 export async function createContext(
   settings: RunSettings,
   sources: SourceConfig[],
-  opts: { dryRun: boolean; emit: EventSink },
+  opts: { dryRun: boolean; emit: EventSink; httpObserver?: HttpObserver },
 ): Promise<RunContext> {
   const keyrings = new Map<string, Keyring>();
   for (const s of sources) {
@@ -55,7 +64,7 @@ export async function createContext(
     if (!keyrings.has(key)) keyrings.set(key, await loadKeyring(files));
   }
 
-  const http = new HttpClient({ userAgent: `chartmirror/${VERSION}`, timeouts: settings.timeouts });
+  const http = new HttpClient({ userAgent: `chartmirror/${VERSION}`, timeouts: settings.timeouts, observer: opts.httpObserver });
   const connector = new RegistryConnector(http);
   const locator = new BlobLocator();
   const targets = new Map<string, TargetBinding>();
@@ -63,7 +72,7 @@ export async function createContext(
   const repositories = new Map<string, ChartRepository>();
   const ociSources = new Map<string, OciChartSource>();
   for (const s of sources) {
-    const onRetry = retryReporter(`source ${s.name}`, opts.emit);
+    const onRetry = retryReporter(`source ${s.name}`, opts.emit, s.kind === 'oci' ? apiHost(s.registry!) : urlHost(s.url));
     if (s.kind === 'oci') {
       const client = connector.client({ registry: s.registry!, plainHttp: s.plainHttp, tls: s.tls, auth: s.auth, connections: s.connections });
       ociSources.set(s.name, new OciChartSource(s, client, { retry: settings.retry, onRetry }));
@@ -98,7 +107,7 @@ export async function createContext(
             connector,
             locator,
             retry: settings.retry,
-            onRetry: (name) => retryReporter(`target ${name}`, opts.emit),
+            onRetry: (name) => retryReporter(`target ${name}`, opts.emit, spec.host ? apiHost(spec.host) : undefined),
             readOnly: opts.dryRun,
             ...extra,
           }),
@@ -110,4 +119,10 @@ export async function createContext(
       await http.close();
     },
   };
+}
+
+/** The `host[:port]` requests to a registry go to, as their URLs spell it (Docker Hub's API host, lower case). */
+function apiHost(registry: string): string {
+  const host = registryHost(registry);
+  return urlHost(`https://${host}`) ?? host;
 }

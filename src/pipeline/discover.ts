@@ -41,6 +41,8 @@ export interface LoadedSource {
   createdIn: string;
   warnings: string[];
   notModified: boolean;
+  /** How long reading the listing took: the index (fetched or read), or the catalog and tag lists. */
+  seconds: number;
   /** Keep this index and its validators for the next run's conditional fetch (runs that write only). */
   remember?: () => Promise<void>;
 }
@@ -61,8 +63,11 @@ export async function loadIndex(source: SourceConfig, repo: ChartRepository, cac
   let bytes: Buffer;
   let notModified = false;
   let remember: LoadedSource['remember'];
+  const started = performance.now();
+  let seconds: number;
   try {
     const fetched = await repo.fetchIndex(cached, signal);
+    seconds = (performance.now() - started) / 1000;
     if (fetched.bytes) {
       const body = fetched.bytes;
       bytes = body;
@@ -100,6 +105,7 @@ export async function loadIndex(source: SourceConfig, repo: ChartRepository, cac
     createdIn: 'the index',
     warnings: parsed.warnings.map((w) => `source ${source.name}: ${w}`),
     notModified,
+    seconds,
     remember,
   };
 }
@@ -120,6 +126,7 @@ export async function loadOciSource(
   signal?: AbortSignal,
   owns: (chart: string) => boolean = () => true,
 ): Promise<LoadedSource> {
+  const started = performance.now();
   const include = source.selection.include;
   const exact = include !== undefined && include.every((g) => !/[*?]/.test(g));
   const named = exact ? [...new Set(include)] : await oci.charts(signal);
@@ -145,6 +152,8 @@ export async function loadOciSource(
         }, { throwOnTimeout: true }),
       ),
   );
+  // The listing is the catalog and the tag lists; manifests read for since/until are not.
+  const seconds = (performance.now() - started) / 1000;
   for (const { chart, tags } of perChart) {
     const listed = tags.filter((t) => !parseReferrerTag(t));
     // A chart the registry does not have: the include entry is reported as matching nothing.
@@ -192,5 +201,6 @@ export async function loadOciSource(
     createdIn: 'the manifest',
     warnings: [],
     notModified: false,
+    seconds,
   };
 }

@@ -66,6 +66,8 @@ export type PipelineEvent =
       notModified: boolean;
       /** Where the versions were listed: a classic source's index (default), or an OCI registry. */
       listedIn?: 'index' | 'registry';
+      /** How long reading the listing took (the index, or the registry's tag lists), when it was read by this run. */
+      seconds?: number;
     }
   | {
       type: 'plan';
@@ -82,7 +84,15 @@ export type PipelineEvent =
     }
   | { type: 'item-start'; source: string; chart: string; version: string }
   | { type: 'item'; result: ItemResult }
-  | { type: 'retry'; what: string; attempt: number; delayMs: number; error: string }
+  | {
+      type: 'retry';
+      what: string;
+      attempt: number;
+      delayMs: number;
+      error: string;
+      /** The host (`host[:port]`) whose failure is retried, when known. */
+      host?: string;
+    }
   | { type: 'warning'; message: string }
   | { type: 'stopping'; signal: string };
 

@@ -120,6 +120,8 @@ export interface PlanSource {
   notModified: boolean;
   /** Where the versions were listed (absent: an index). */
   listedIn?: 'index' | 'registry';
+  /** How long reading the listing took, in the run that made the plan (not written to plan files). */
+  seconds?: number;
   /** Things worth saying about the source (unknown index keys, include globs that match nothing). */
   warnings: string[];
 }
@@ -161,7 +163,16 @@ export function emitPlan(plan: Plan, emit: EventSink): void {
   for (const s of plan.sources) {
     for (const message of s.warnings) emit({ type: 'warning', message });
     for (const r of plan.settled) if (r.source === s.name) emit({ type: 'item', result: r });
-    emit({ type: 'source-indexed', source: s.name, versions: s.versions, selected: s.selected, excluded: s.excluded, notModified: s.notModified, ...(s.listedIn ? { listedIn: s.listedIn } : {}) });
+    emit({
+      type: 'source-indexed',
+      source: s.name,
+      versions: s.versions,
+      selected: s.selected,
+      excluded: s.excluded,
+      notModified: s.notModified,
+      ...(s.listedIn ? { listedIn: s.listedIn } : {}),
+      ...(s.seconds !== undefined ? { seconds: s.seconds } : {}),
+    });
   }
   const known = new Set(plan.sources.map((s) => s.name));
   for (const r of plan.settled) if (!known.has(r.source)) emit({ type: 'item', result: r });
@@ -308,6 +319,8 @@ const PlanSchema = z.object({
 export function serializePlan(plan: Plan): string {
   const out: Plan = {
     ...plan,
+    // How long this process took to read each listing says nothing about a later sync --plan.
+    sources: plan.sources.map(({ seconds: _, ...s }) => s),
     settled: plan.settled.map((r) => (r.url ? { ...r, url: publicUrl(r.url) } : r)),
     jobs: plan.jobs.map((j) => (j.origin.url ? { ...j, origin: { ...j.origin, url: publicUrl(j.origin.url) } } : j)),
   };

@@ -253,6 +253,7 @@ function buildPlan(cfg: MirrorConfig, targets: TargetConfig[], indexes: LoadedSo
       selected: selectedCount,
       excluded: excludedCount,
       notModified: idx.notModified,
+      seconds: idx.seconds,
       ...(source.kind === 'oci' ? { listedIn: 'registry' as const } : {}),
       warnings,
     });

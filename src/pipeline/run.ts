@@ -6,6 +6,7 @@
  */
 import type { MirrorConfig } from '../config/load.js';
 import { ConfigError } from '../errors.js';
+import type { HttpObserver } from '../http/client.js';
 import { openRunState, stateLocation, type RunState } from '../state/run-state.js';
 import { createContext, retryReporter, type RunContext } from './context.js';
 import { shardText, type Shard } from './shard.js';
@@ -38,6 +39,8 @@ export interface RunOptions {
   verifyRemote?: boolean;
   /** false: leave images out this time (--no-images), whatever images.enabled says. */
   images?: boolean;
+  /** Told about every HTTP request and host pause of the run (metrics). */
+  httpObserver?: HttpObserver;
 }
 
 export interface RunResult {
@@ -101,7 +104,7 @@ export async function runMirror(cfg: MirrorConfig, opts: RunOptions = {}): Promi
   if (opts.plan) checkPlanConfig(opts.plan, cfg, opts.planSource ?? 'the plan');
   const shard = planShard(opts.plan, opts.shard, opts.planSource);
 
-  const ctx = await createContext(cfg, cfg.sources, { dryRun, emit });
+  const ctx = await createContext(cfg, cfg.sources, { dryRun, emit, httpObserver: opts.httpObserver });
   let state: RunState | undefined;
   let journal: Journal | undefined;
   try {

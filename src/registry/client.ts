@@ -1,7 +1,7 @@
 import { ChartMirrorError } from '../errors.js';
 import { DEFAULTS, LIMITS } from '../defaults.js';
 import { isReplayable, type Endpoint, type HttpRequest, type HttpResponse } from '../http/client.js';
-import { displayUrl } from '../http/redact-url.js';
+import { displayUrl, urlHost } from '../http/redact-url.js';
 import type { Descriptor } from '../oci/descriptor.js';
 import { sha256Digest } from '../util/digest.js';
 import type { ContentOpener, ContentStream } from '../content/store.js';
@@ -74,7 +74,7 @@ export class RegistryClient {
       authorization = await this.opts.auth.onUnauthorized(challenge, scopes, authorization, req.url);
       if (!isReplayable(req.body)) {
         // The streamed body is spent: the credentials are renewed, the whole operation starts again.
-        throw new ChartMirrorError('AUTH', `${req.method} ${displayUrl(req.url)}: authorization expired while sending; retrying`, { status: 401, retryable: true });
+        throw new ChartMirrorError('AUTH', `${req.method} ${displayUrl(req.url)}: authorization expired while sending; retrying`, { status: 401, retryable: true, host: this.host });
       }
     }
   }
@@ -167,7 +167,7 @@ export class RegistryClient {
     const bytes = await res.buffer(LIMITS.manifestBytes);
     const digest = sha256Digest(bytes);
     if (reference.startsWith('sha256:') && reference !== digest) {
-      throw new ChartMirrorError('DIGEST', `manifest ${repo}@${reference} from ${this.host} has digest ${digest}`, { retryable: true });
+      throw new ChartMirrorError('DIGEST', `manifest ${repo}@${reference} from ${this.host} has digest ${digest}`, { retryable: true, host: this.host });
     }
     return { descriptor: { mediaType: mediaTypeOf(res.header('content-type')), digest, size: bytes.length }, bytes };
   }
@@ -211,7 +211,7 @@ export class RegistryClient {
       const declared = Number(res.header('content-length') ?? NaN);
       if (Number.isSafeInteger(declared) && declared !== desc.size) {
         await res.dump();
-        throw new ChartMirrorError('DIGEST', `blob ${desc.digest} from ${this.host}/${repo}: the registry sends ${declared} bytes, its descriptor says ${desc.size}`, { retryable: true });
+        throw new ChartMirrorError('DIGEST', `blob ${desc.digest} from ${this.host}/${repo}: the registry sends ${declared} bytes, its descriptor says ${desc.size}`, { retryable: true, host: urlHost(url) });
       }
       return res.body;
     }
@@ -350,6 +350,7 @@ export class RegistryClient {
         if (confirmed !== end) {
           throw new ChartMirrorError('REGISTRY', `upload chunk to ${displayUrl(location)}: the registry confirmed bytes up to ${confirmed}, not ${end}`, {
             retryable: true,
+            host: urlHost(location),
           });
         }
         offset = end;

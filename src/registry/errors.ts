@@ -70,7 +70,7 @@ export async function registryError(
   const msg = `${operation} ${displayUrl(res.url)}: ${statusText}${text ? ` (${text})` : ''}${hint ? `; ${hint}` : ''}`;
   const err = statusError(code, res, msg);
   if (!err.retryable && codes.some((c) => RETRY_CODES.has(c))) {
-    return new ChartMirrorError(code, err.message, { status: res.status, retryable: true, retryAfterMs: err.retryAfterMs });
+    return new ChartMirrorError(code, err.message, { status: res.status, retryable: true, retryAfterMs: err.retryAfterMs, host: err.host });
   }
   return err;
 }

@@ -3,7 +3,7 @@ import { fileURLToPath } from 'node:url';
 import { ChartMirrorError } from '../errors.js';
 import type { Endpoint, HttpResponse } from '../http/client.js';
 import { statusError } from '../http/client.js';
-import { displayUrl } from '../http/redact-url.js';
+import { displayUrl, urlHost } from '../http/redact-url.js';
 import { withRetry, type RetryContext, type RetryPolicy } from '../http/retry.js';
 import { registerSecret } from '../util/secrets.js';
 import { LIMITS } from '../defaults.js';
@@ -128,6 +128,7 @@ export class ChartRepository {
       if (Number.isFinite(declared) && bytes.length !== declared) {
         throw new ChartMirrorError('NETWORK', `GET ${displayUrl(url)}: body truncated (${bytes.length} of ${declared} bytes)`, {
           retryable: true,
+          host: urlHost(url),
         });
       }
       return bytes;

@@ -1,7 +1,7 @@
 /**
  * Start-up: the commands that only read the config (`--version`, `validate`, `schema`) load
- * neither undici, openpgp nor listr2; each is loaded where it is first needed (a request, a
- * keyring or signature, a terminal). How long start-up takes is measured by `npm run bench`,
+ * neither undici, openpgp, listr2 nor prom-client; each is loaded where it is first needed (a
+ * request, a keyring or signature, a terminal, metrics asked for). How long start-up takes is measured by `npm run bench`,
  * not here.
  */
 import { readFile, writeFile } from 'node:fs/promises';
@@ -13,7 +13,7 @@ import { REPO_ROOT } from '../support/helm.js';
 import { tmpDir } from '../support/tmp.js';
 
 const HOOK = join(REPO_ROOT, 'test', 'fixtures', 'trace-imports.mjs');
-const HEAVY = ['undici', 'openpgp', 'listr2'];
+const HEAVY = ['undici', 'openpgp', 'listr2', 'prom-client'];
 
 async function packagesLoaded(args: string[], cwd: string): Promise<Set<string>> {
   const trace = join(cwd, `trace-${Math.random().toString(36).slice(2)}.txt`);
@@ -30,10 +30,11 @@ describe('start-up loads only what the command needs', () => {
     // A registry that refuses connections: the run fails, but it had to load undici and openpgp to get there.
     const trace = join(dir, 'trace.txt');
     await writeFile(trace, '');
-    await run(process.execPath, ['--import', HOOK, CLI, 'sync', '--config', 'c.yaml', '--quiet'], { cwd: dir, env: { ...process.env, TRACE_IMPORTS_FILE: trace } });
+    await run(process.execPath, ['--import', HOOK, CLI, 'sync', '--config', 'c.yaml', '--quiet', '--metrics-file', 'm.prom'], { cwd: dir, env: { ...process.env, TRACE_IMPORTS_FILE: trace } });
     const loaded = new Set((await readFile(trace, 'utf8')).split('\n'));
     expect(loaded.has('undici')).toBe(true);
     expect(loaded.has('openpgp')).toBe(true);
+    expect(loaded.has('prom-client')).toBe(true);
     expect(loaded.has('yargs')).toBe(true);
   });
 
@@ -55,12 +56,13 @@ describe('start-up loads only what the command needs', () => {
     expect(loaded.has('undici')).toBe(false);
   });
 
-  it('a sync from files into a layout, with no terminal, loads neither undici nor listr2', async () => {
+  it('a sync from files into a layout, with no terminal and no metrics, loads neither undici, listr2 nor prom-client', async () => {
     const dir = await tmpDir('startup-');
     await writeFile(join(dir, 'c.yaml'), `sources: [{name: ex, url: ${join(REPO_ROOT, 'examples', 'repo')}, verify: {provenance: ignore}}]\ntargets: [{name: disk, layout: ./out}]\n`);
     const loaded = await packagesLoaded(['sync', '--config', 'c.yaml'], dir);
     expect(loaded.has('undici')).toBe(false);
     expect(loaded.has('listr2')).toBe(false);
     expect(loaded.has('openpgp')).toBe(false);
+    expect(loaded.has('prom-client')).toBe(false);
   });
 });

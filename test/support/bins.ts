@@ -15,6 +15,8 @@ const DEBIAN_PACKAGES: Record<string, string> = {
   unzip: 'unzip',
   skopeo: 'skopeo',
   umoci: 'umoci',
+  'prometheus-pushgateway': 'prometheus-pushgateway',
+  promtool: 'prometheus',
 };
 
 const found = new Map<string, string | undefined>();

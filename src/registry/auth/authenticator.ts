@@ -255,6 +255,7 @@ export class Authenticator {
           retryable: true,
           status: resp.status,
           retryAfterMs: retryAfterMs(header(resp, 'retry-after'), receivedAt),
+          host: realm.realm.host,
         });
       }
       throw new ChartMirrorError('AUTH', `authentication failed for ${this.host}: ${where} answered ${resp.status}${suffix}`, {
