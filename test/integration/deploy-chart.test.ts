@@ -10,6 +10,7 @@ import { run } from '../support/exec.js';
 import { HELM_BUILDS, REPO_ROOT, runHelm, type HelmMajor } from '../support/helm.js';
 import { simpleRequest } from '../support/http.js';
 import { startRegistry, type RunningRegistry } from '../support/registry.js';
+import { sample, startPushgateway, type RunningPushgateway } from '../support/pushgateway.js';
 import { startStaticServer, type StaticServer } from '../support/static-server.js';
 import { tmpDir } from '../support/tmp.js';
 import { sha256Hex } from '../../src/util/digest.js';
@@ -326,13 +327,14 @@ function expectClean(r: PodRun, code = 0): void {
 }
 const writes = async (reg: RunningRegistry) => (await reg.requests()).filter((q) => ['POST', 'PUT', 'PATCH', 'DELETE'].includes(q.method));
 
-describe.skipIf(!haveBinaries('docker-registry', 'nginx'))('deploy/chart: the rendered pod, materialised and run against a real registry', () => {
+describe.skipIf(!haveBinaries('docker-registry', 'nginx', 'prometheus-pushgateway'))('deploy/chart: the rendered pod, materialised and run against a real registry', () => {
   let work: string;
   let examples: Record<string, string[]>; // chart -> its OCI tags in examples/repo
   let secured: RunningRegistry; // HTTPS with its own CA, htpasswd
   let open: RunningRegistry; // plain HTTP, no auth
   let guarded: StaticServer; // examples/repo behind Basic auth
   let plain: StaticServer; // /examples (examples/repo) and /many (a generated repository), no auth
+  let gateway: RunningPushgateway;
 
   const REPO_USER = 'reader';
   const REPO_PASSWORD = 'repo-secret-pw';
@@ -343,16 +345,17 @@ describe.skipIf(!haveBinaries('docker-registry', 'nginx'))('deploy/chart: the re
     examples = Object.fromEntries(Object.entries(index.entries).map(([chart, versions]) => [chart, versions.map((v) => v.version.replace(/\+/g, '_')).sort()]));
     const served = join(work, 'served');
     await cp(join(REPO_ROOT, 'examples', 'repo'), join(served, 'examples'), { recursive: true });
-    [secured, open, guarded, plain] = await Promise.all([
+    [secured, open, guarded, plain, gateway] = await Promise.all([
       startRegistry({ auth: 'htpasswd', tls: true }),
       startRegistry(),
       startStaticServer({ root: join(REPO_ROOT, 'examples', 'repo'), basicAuth: { username: REPO_USER, password: REPO_PASSWORD } }),
       startStaticServer({ root: served }),
+      startPushgateway(),
     ]);
   });
 
   afterAll(async () => {
-    await Promise.all([secured?.stop(), open?.stop(), guarded?.stop(), plain?.stop()]);
+    await Promise.all([secured?.stop(), open?.stop(), guarded?.stop(), plain?.stop(), gateway?.stop()]);
   });
 
   /** The Secrets a cluster would hold for the PVC values, made from the running servers. */
@@ -449,7 +452,7 @@ describe.skipIf(!haveBinaries('docker-registry', 'nginx'))('deploy/chart: the re
     expect(await writes(open)).toEqual([]);
   });
 
-  it('sharded values: each index of the Indexed Job mirrors its own non-empty part, together everything; each keeps its journal in its own subdirectory of the claim', async () => {
+  it('sharded values: each index of the Indexed Job mirrors its own non-empty part, together everything; each keeps its journal in its own subdirectory of the claim and pushes its metrics', async () => {
     const many = join(work, 'served', 'many');
     const charts = Array.from({ length: 12 }, (_, i) => `chart-${String.fromCharCode(97 + i)}`);
     await Promise.all(charts.map((name) => packageChart(many, { name, version: '1.0.0' })));
@@ -458,6 +461,7 @@ describe.skipIf(!haveBinaries('docker-registry', 'nginx'))('deploy/chart: the re
       shards: 3,
       state: { persistence: { enabled: true, accessModes: ['ReadWriteMany'] } },
       config: { sources: [{ name: 'many', url: `${plain.url}/many` }], targets: [{ name: 'registry', url: open.oci('sharded'), plainHttp: true }] },
+      metrics: { pushgateway: gateway.url },
     })).docs;
     const cluster: Cluster = { claimsDir: join(work, 'claims-sharded') };
     const claim = podOf(docs).pod.volumes!.find((v) => v.name === 'state')!.persistentVolumeClaim!.claimName;
@@ -478,6 +482,13 @@ describe.skipIf(!haveBinaries('docker-registry', 'nginx'))('deploy/chart: the re
     const claimDir = join(cluster.claimsDir, claim);
     expect((await readdir(claimDir)).sort()).toEqual(['shard-0-of-3', 'shard-1-of-3', 'shard-2-of-3']);
     for (const dir of await readdir(claimDir)) expect(await readdir(join(claimDir, dir)), dir).toContain('journal.jsonl');
+    // Each shard pushed its own group to the Pushgateway: job, the config's name, its shard.
+    const samples = await gateway.samples();
+    for (const index of [0, 1, 2]) {
+      const group = { job: 'chartmirror', config: 'mirror.config', shard: `${index}-of-3` };
+      expect(sample(samples, 'chartmirror_run_items', { ...group, target: 'registry', status: 'pushed' }).value).toBe(parts[index]!.length);
+      expect(sample(samples, 'chartmirror_run_success', group).value).toBe(1);
+    }
 
     // The next run: every shard finds its part in its own journal.
     await open.clearRequests();
