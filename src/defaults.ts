@@ -19,6 +19,8 @@ export const DEFAULTS = {
     headersMs: 120_000,
     /** Longest silence while reading a body. */
     bodyIdleMs: 60_000,
+    /** A whole request, body included: a server that drips bytes cannot hold a run forever. */
+    totalMs: 600_000,
   },
   retry: {
     /** Attempts per operation, the first included. */
@@ -38,9 +40,9 @@ export const DEFAULTS = {
   stateDirName: '.chartmirror',
   state: {
     /** A lock not renewed for this long belongs to a run that is gone; the next run takes it over. */
-    lockLeaseMs: 5 * 60_000,
+    lockLeaseMs: 2 * 60_000,
     /** How often a running sync renews its lock. */
-    lockRenewMs: 60_000,
+    lockRenewMs: 30_000,
     /** After writing a registry lock, wait this long and read it back: the last writer wins. */
     lockSettleMs: 2_000,
     /** How often a long run pushes its journal to a registry-backed state (and at the end). */
@@ -60,12 +62,18 @@ export const DEFAULTS = {
 
 /** Caps on what a source, registry or bundle may make us hold or read. */
 export const LIMITS = {
-  /** A chart archive (Helm's own limit is 100 MiB unpacked). */
+  /** A chart archive, by default (limits.archive; Helm's own limit is 100 MiB unpacked). */
   archiveBytes: 256 * MiB,
   /** A .prov file. */
   provenanceBytes: 1 * MiB,
-  /** An index.yaml. */
-  indexBytes: 2 * GiB,
+  /** An index.yaml, by default (limits.index). */
+  indexBytes: 256 * MiB,
+  /** The most limits.index may be: Node cannot hold a longer string. */
+  maxIndexBytes: 512 * MiB,
+  /** Archive bytes held in memory by all chart versions in flight together, by default (limits.inFlight). */
+  inFlightBytes: 1 * GiB,
+  /** URLs of one index entry tried before giving up (Helm tries only the first). */
+  archiveUrls: 3,
   /** A manifest or image index (distribution-spec: registries support at least 4 MiB). */
   manifestBytes: 4 * MiB,
   /** One page of a tag listing. */

@@ -57,6 +57,14 @@ export class ConfigError extends ChartMirrorError {
   }
 }
 
+/** A run stopped by SIGINT/SIGTERM before it did anything (while reading the indexes, say). */
+export class InterruptedError extends ChartMirrorError {
+  constructor(readonly signal: string) {
+    super('ABORTED', `interrupted by ${signal} before any chart version was tried; nothing was written`);
+    this.name = 'InterruptedError';
+  }
+}
+
 export function isChartMirrorError(e: unknown): e is ChartMirrorError {
   return e instanceof ChartMirrorError;
 }

@@ -23,7 +23,10 @@ export interface LoadedChart {
   chartYamlMtime?: Date;
   /** Paths after stripping the first component. */
   fileNames: string[];
-  /** The chart and its subcharts, with their files: what image discovery reads (absent in hand-made values). */
+  /**
+   * The chart and its subcharts, with the files image discovery reads (values.yaml,
+   * images.lock; none with keepFiles: false). Absent in hand-made values.
+   */
   tree?: ChartTree;
 }
 
@@ -32,6 +35,7 @@ export interface ChartTree {
   /** The directory name under the parent's charts/ (the chart name at the top). */
   name: string;
   metadata: ChartMetadata;
+  /** values.yaml and images.lock, when kept. */
   files: ReadonlyMap<string, Buffer>;
   subcharts: ChartTree[];
 }
@@ -47,8 +51,29 @@ const MAX_TAR_STREAM = 2 * MAX_DECOMPRESSED_CHART_SIZE;
 
 interface BufferedFile {
   name: string;
-  data: Buffer;
+  /** Absent for files nothing reads (templates, docs, ...): only their names and sizes count. */
+  data?: Buffer;
   mtime?: Date;
+}
+
+/**
+ * Files whose content the loader or image discovery reads, at the top of a chart or of a
+ * subchart directory. Everything else is inflated, checked against Helm's limits and dropped,
+ * so memory does not grow with what a chart (and its subcharts, nested) carries.
+ */
+const READ_FILES = new Set(['Chart.yaml', 'requirements.yaml', 'requirements.lock', 'Chart.lock', 'values.yaml', 'images.lock']);
+
+/** Whether a path in a chart (after the first component) is read: READ_FILES, or an archive under charts/. */
+export function contentNeeded(path: string): boolean {
+  let p = path;
+  for (;;) {
+    if (READ_FILES.has(p)) return true;
+    if (!p.startsWith('charts/')) return false;
+    const rest = p.slice('charts/'.length);
+    const slash = rest.indexOf('/');
+    if (slash < 0) return true; // a file directly in charts/: a subchart archive
+    p = rest.slice(slash + 1);
+  }
 }
 
 function chartError(msg: string, cause?: unknown): ChartMirrorError {
@@ -107,13 +132,21 @@ async function readArchiveFiles(tgz: Uint8Array): Promise<BufferedFile[]> {
       if (hd.size > MAX_DECOMPRESSED_FILE_SIZE) {
         throw new ArchiveError(`decompressed chart file ${JSON.stringify(hd.name)} is larger than the maximum file size ${MAX_DECOMPRESSED_FILE_SIZE}`);
       }
+      const mtime = hd.mtime && !Number.isNaN(hd.mtime.getTime()) ? hd.mtime : undefined;
+      if (!contentNeeded(n)) {
+        const size = await tr.skipData();
+        remaining -= size;
+        if (size < hd.size || remaining <= 0) throw new ArchiveError(`decompressed chart is larger than the maximum size ${MAX_DECOMPRESSED_CHART_SIZE}`);
+        files.push({ name: n, mtime });
+        continue;
+      }
       const data = await tr.data();
       remaining -= data.length;
       if (data.length < hd.size || remaining <= 0) {
         throw new ArchiveError(`decompressed chart is larger than the maximum size ${MAX_DECOMPRESSED_CHART_SIZE}`);
       }
       const body = data.length >= 3 && data[0] === 0xef && data[1] === 0xbb && data[2] === 0xbf ? data.subarray(3) : data;
-      files.push({ name: n, data: body, mtime: hd.mtime && !Number.isNaN(hd.mtime.getTime()) ? hd.mtime : undefined });
+      files.push({ name: n, data: body, mtime });
     }
     if (files.length === 0) throw new ArchiveError('no files in chart archive');
     return files;
@@ -137,13 +170,13 @@ interface Loaded {
   tree: ChartTree;
 }
 
-async function loadFiles(files: BufferedFile[], dirName?: string): Promise<Loaded> {
+async function loadFiles(files: BufferedFile[], keep: boolean, dirName?: string): Promise<Loaded> {
   let md: ChartMetadata | undefined;
   let chartYamlMtime: Date | undefined;
   for (const f of files) {
     if (f.name !== 'Chart.yaml') continue;
     md ??= {};
-    decodeInto(md, yamlText(f.data, 'Chart.yaml'), 'Chart.yaml');
+    decodeInto(md, yamlText(f.data!, 'Chart.yaml'), 'Chart.yaml');
     if (!md.apiVersion) md.apiVersion = 'v1';
     chartYamlMtime = f.mtime;
   }
@@ -152,14 +185,14 @@ async function loadFiles(files: BufferedFile[], dirName?: string): Promise<Loade
     const name = f.name;
     if (name === 'Chart.yaml') continue;
     if (name === 'Chart.lock') {
-      checkLockYaml(yamlText(f.data, name), name);
+      checkLockYaml(yamlText(f.data!, name), name);
     } else if (name === 'values.yaml') {
-      checkValuesYaml(yamlText(f.data, name));
+      checkValuesYaml(yamlText(f.data!, name));
     } else if (name === 'requirements.yaml') {
       md ??= {};
-      decodeInto(md, yamlText(f.data, name), name);
+      decodeInto(md, yamlText(f.data!, name), name);
     } else if (name === 'requirements.lock') {
-      checkLockYaml(yamlText(f.data, name), name);
+      checkLockYaml(yamlText(f.data!, name), name);
       md ??= {};
     } else if (name.startsWith('charts/')) {
       if (filepathExt(name) === '.prov') continue;
@@ -180,7 +213,8 @@ async function loadFiles(files: BufferedFile[], dirName?: string): Promise<Loade
       if (filepathExt(n) === '.tgz') {
         const file = list[0];
         if (file.name !== n) throw chartError(`error unpacking subchart tar in ${md.name}: expected ${n}, got ${file.name}`);
-        const sub = await loadArchive(file.data);
+        const sub = await loadArchive(file.data!, keep);
+        file.data = undefined; // loaded: the archive bytes are not needed any more
         children.push({ ...sub.tree, name: sub.metadata.name ?? n.slice(0, -'.tgz'.length) });
       } else {
         const buff: BufferedFile[] = [];
@@ -189,7 +223,7 @@ async function loadFiles(files: BufferedFile[], dirName?: string): Promise<Loade
           if (i < 0) continue;
           buff.push({ name: f.name.slice(i + 1), data: f.data, mtime: f.mtime });
         }
-        children.push((await loadFiles(buff, n)).tree);
+        children.push((await loadFiles(buff, keep, n)).tree);
       }
     } catch (e) {
       if (e instanceof ChartMirrorError && e.message.startsWith('error unpacking subchart tar in ')) throw e;
@@ -197,12 +231,13 @@ async function loadFiles(files: BufferedFile[], dirName?: string): Promise<Loade
       throw chartError(`error unpacking subchart ${n} in ${md.name}: ${msg}`, e);
     }
   }
+  // What image discovery reads stays (values.yaml, images.lock); nothing at all when it is off.
   const own = new Map<string, Buffer>();
-  for (const f of files) if (!f.name.startsWith('charts/')) own.set(f.name, f.data);
+  if (keep) for (const f of files) if (f.data && (f.name === 'values.yaml' || f.name === 'images.lock')) own.set(f.name, f.data);
   return { metadata: md, chartYamlMtime, tree: { name: dirName ?? md.name ?? '', metadata: md, files: own, subcharts: children } };
 }
 
-async function loadArchive(tgz: Uint8Array): Promise<Loaded & { files: BufferedFile[] }> {
+async function loadArchive(tgz: Uint8Array, keep: boolean): Promise<Loaded & { files: BufferedFile[] }> {
   let files: BufferedFile[];
   try {
     files = await readArchiveFiles(tgz);
@@ -211,7 +246,7 @@ async function loadArchive(tgz: Uint8Array): Promise<Loaded & { files: BufferedF
     if (e instanceof GzipError || e instanceof TarError) throw chartError(readerMessage(e), e);
     throw e;
   }
-  return { ...(await loadFiles(files)), files };
+  return { ...(await loadFiles(files, keep)), files };
 }
 
 /**
@@ -219,10 +254,10 @@ async function loadArchive(tgz: Uint8Array): Promise<Loaded & { files: BufferedF
  * size limits, Chart.yaml/requirements.yaml decoding, values/lock files, Validate(), subcharts
  * under charts/ recursively). Throws ChartMirrorError('CHART', one line) where Helm fails.
  */
-export async function loadChartArchive(tgz: Uint8Array): Promise<LoadedChart> {
+export async function loadChartArchive(tgz: Uint8Array, opts: { keepFiles?: boolean } = {}): Promise<LoadedChart> {
   if (!(tgz.length >= 3 && tgz[0] === 0x1f && tgz[1] === 0x8b && tgz[2] === 0x08)) {
     throw chartError(`chart archive does not appear to be a gzipped archive; got '${detectContentType(tgz)}'`);
   }
-  const loaded = await loadArchive(tgz);
+  const loaded = await loadArchive(tgz, opts.keepFiles ?? true);
   return { metadata: loaded.metadata, chartYamlMtime: loaded.chartYamlMtime, fileNames: loaded.files.map((f) => f.name), tree: loaded.tree };
 }

@@ -1,4 +1,5 @@
 /** The export, import and inspect commands: flags in, library calls, exit codes out. */
+import { escapeControl } from '../report/text.js';
 import { basename } from 'node:path';
 import { loadConfig } from '../config/load.js';
 import { parseSize } from '../config/units.js';
@@ -19,7 +20,7 @@ const MIN_SPLIT = 1024;
 
 /** One closing line of our own after the summary: text, or a JSON object with --log-format json. */
 function note(format: 'text' | 'json', line: string, obj: Record<string, unknown>): void {
-  process.stderr.write(redact(format === 'json' ? JSON.stringify({ time: new Date().toISOString(), ...obj }) : line) + '\n');
+  process.stderr.write(redact(format === 'json' ? JSON.stringify({ time: new Date().toISOString(), ...obj }) : escapeControl(line)) + '\n');
 }
 
 export async function exportHandler(args: ExportArgs): Promise<number> {

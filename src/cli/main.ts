@@ -1,7 +1,8 @@
 #!/usr/bin/env node
+import { escapeControl } from '../report/text.js';
 import yargs from 'yargs';
 import { hideBin } from 'yargs/helpers';
-import { ChartMirrorError, errorMessage } from '../errors.js';
+import { ChartMirrorError, errorMessage, InterruptedError } from '../errors.js';
 import { redact } from '../util/secrets.js';
 import { EXIT } from './exit-codes.js';
 import { exportCommand, importCommand, inspectCommand } from './bundle-commands.js';
@@ -75,8 +76,11 @@ function reportFatal(e: unknown, debug: boolean): number {
   const config = e instanceof ChartMirrorError && (e.code === 'CONFIG' || e.code === 'LOCKED');
   // Config messages may hold several lines, one per problem; others are one line.
   const text = config ? (e as Error).message : errorMessage(e);
-  process.stderr.write(`chartmirror: ${redact(text)}${usage ? ' (see chartmirror --help)' : ''}\n`);
+  // A config error lists one problem per line; any other message is one line, whatever it quotes.
+  const shown = config ? text.split('\n').map(escapeControl).join('\n') : escapeControl(text);
+  process.stderr.write(`chartmirror: ${redact(shown)}${usage ? ' (see chartmirror --help)' : ''}\n`);
   if (debug && e instanceof Error && e.stack) process.stderr.write(redact(e.stack) + '\n');
+  if (e instanceof InterruptedError) return e.signal === 'SIGINT' ? EXIT.SIGINT : EXIT.SIGTERM;
   return usage || config ? EXIT.CONFIG : EXIT.FAILED;
 }
 
@@ -85,7 +89,7 @@ main(hideBin(process.argv)).then(
     process.exitCode = code;
   },
   (e) => {
-    process.stderr.write(`chartmirror: internal error: ${redact(errorMessage(e))}\n`);
+    process.stderr.write(`chartmirror: internal error: ${escapeControl(redact(errorMessage(e)))}\n`);
     process.exitCode = EXIT.FAILED;
   },
 );

@@ -1,3 +1,4 @@
+import { escapeControl } from '../report/text.js';
 import type { Argv, CommandModule } from 'yargs';
 import { EXIT } from './exit-codes.js';
 import { reportOptions } from './options.js';
@@ -38,7 +39,7 @@ async function mergeCommand(args: MergeArgs): Promise<number> {
   const reports = [];
   for (const file of args.reports) reports.push({ file, report: await readReportFile(file) });
   const merged = mergeReports(reports);
-  for (const w of merged.warnings) process.stderr.write(`warning: ${w}\n`);
+  for (const w of merged.warnings) process.stderr.write(`warning: ${escapeControl(w)}\n`);
   await writeReports({ json: args.report, markdown: args['report-md'], junit: args.junit, map: args.map }, merged.command, merged.result);
   const s = runSummary(merged.result);
   process.stdout.write(`${args.reports.length} reports merged; ${summaryLine(s)}\n`);

@@ -1,4 +1,5 @@
-import { ChartMirrorError } from '../errors.js';
+import { escapeControl } from '../report/text.js';
+import { ChartMirrorError, InterruptedError } from '../errors.js';
 import type { HttpObserver } from '../http/client.js';
 import { MetricsCollector, type RunOutcome } from '../metrics/collector.js';
 import { checkPushgatewayUrl, emitMetrics, type MetricsLabels, type MetricsOutputs } from '../metrics/output.js';
@@ -46,7 +47,7 @@ export function startMetrics(args: MetricsArgs, labels: MetricsLabels, pairs: { 
 /** One warning line on stderr, as the progress output writes them (text or JSON); --quiet does not hide it. */
 export function warn(format: 'text' | 'json', message: string): void {
   const line = format === 'json' ? JSON.stringify({ time: new Date().toISOString(), event: 'warning', message }) : `warning: ${message}`;
-  process.stderr.write(redact(line) + '\n');
+  process.stderr.write(escapeControl(redact(line)) + '\n');
 }
 
 async function finishMetrics(metrics: RunMetrics, run: RunOutcome, format: 'text' | 'json'): Promise<void> {
@@ -82,6 +83,8 @@ export async function runWithProgress(
       const stopped: RunOutcome = { items: [], startedAt, finishedAt: new Date(), interrupted: signals.received !== undefined, dryRun: false, error: true };
       await finishMetrics(metrics, stopped, args['log-format']);
     }
+    // Stopped by a signal while planning: the signal's exit code, not a config error's.
+    if (signals.received) throw new InterruptedError(signals.received);
     throw e;
   }
   await progress.stop();

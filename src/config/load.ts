@@ -22,7 +22,7 @@ import {
 import { parseDuration, parseSize } from './units.js';
 import type { ProvenanceMode } from '../chart/provenance-types.js';
 import type { RegistryAuth } from '../registry/connect.js';
-import { DEFAULTS } from '../defaults.js';
+import { DEFAULTS, LIMITS } from '../defaults.js';
 import { formatReference, invalidComponent, tryParseReference } from '../oci/reference.js';
 import { formatImage, parseImageReference } from '../images/reference.js';
 import type { TlsSettings } from '../http/client.js';
@@ -131,7 +131,9 @@ export interface MirrorConfig {
   stateStore?: string;
   /** How often a run pushes a registry-backed state. */
   statePushIntervalMs: number;
-  timeouts: { connectMs: number; headersMs: number; bodyIdleMs: number };
+  timeouts: { connectMs: number; headersMs: number; bodyIdleMs: number; totalMs: number };
+  /** Caps on what sources may make us read and hold. */
+  limits: RunLimits;
   retry: RetryPolicy;
   images: ImagesConfig;
   /** By host[:port] as written. */
@@ -334,10 +336,12 @@ function resolveConfig(raw: RawConfig, file: string): MirrorConfig {
     registries,
     concurrency: raw.concurrency ?? DEFAULTS.concurrency,
     ...resolveState(raw.state, abs, resolve(dir, DEFAULTS.stateDirName), fail),
+    limits: resolveLimits(raw.limits, fail),
     timeouts: {
       connectMs: timeouts?.connect !== undefined ? parseDuration(timeouts.connect) : DEFAULTS.timeouts.connectMs,
       headersMs: timeouts?.headers !== undefined ? parseDuration(timeouts.headers) : DEFAULTS.timeouts.headersMs,
       bodyIdleMs: timeouts?.body !== undefined ? parseDuration(timeouts.body) : DEFAULTS.timeouts.bodyIdleMs,
+      totalMs: timeouts?.total !== undefined ? parseDuration(timeouts.total) : DEFAULTS.timeouts.totalMs,
     },
     retry: {
       attempts: retries?.attempts ?? DEFAULTS.retry.attempts,
@@ -632,4 +636,26 @@ export function stateStoreProblem(store: string): string | undefined {
   if (!parsed.ok) return `${parsed.problem} (expected oci://host[:port]/path)`;
   if (!parsed.ref.repository) return 'must name a repository: oci://host[:port]/path';
   return undefined;
+}
+
+export interface RunLimits {
+  archiveBytes: number;
+  indexBytes: number;
+  inFlightBytes: number;
+}
+
+export const DEFAULT_LIMITS: RunLimits = { archiveBytes: LIMITS.archiveBytes, indexBytes: LIMITS.indexBytes, inFlightBytes: LIMITS.inFlightBytes };
+
+function resolveLimits(raw: RawConfig['limits'], fail: (path: (string | number)[], message: string) => void): RunLimits {
+  const size = (v: number | string | undefined, d: number) => (v === undefined ? d : parseSize(v));
+  const limits = {
+    archiveBytes: size(raw?.archive, LIMITS.archiveBytes),
+    indexBytes: size(raw?.index, LIMITS.indexBytes),
+    inFlightBytes: size(raw?.inFlight, LIMITS.inFlightBytes),
+  };
+  if (limits.indexBytes > LIMITS.maxIndexBytes) fail(['limits', 'index'], `must be at most ${LIMITS.maxIndexBytes / 1024 / 1024}MiB (the longest text Node can hold)`);
+  for (const [k, v] of Object.entries({ archive: limits.archiveBytes, index: limits.indexBytes, inFlight: limits.inFlightBytes })) {
+    if (v < 1024) fail(['limits', k], 'must be at least 1KiB');
+  }
+  return limits;
 }

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { DEFAULTS } from '../defaults.js';
+import { DEFAULTS, LIMITS } from '../defaults.js';
 
 /** A default duration as the descriptions write it: 250ms, 15s, 120s, 10m. */
 function duration(ms: number): string {
@@ -169,6 +169,9 @@ export const HttpSchema = z.strictObject({
       connect: Duration.optional().describe(`TCP and TLS connect timeout. Default ${duration(DEFAULTS.timeouts.connectMs)}.`),
       headers: Duration.optional().describe(`Wait for response headers. Default ${duration(DEFAULTS.timeouts.headersMs)}.`),
       body: Duration.optional().describe(`Longest silence while reading a body. Default ${duration(DEFAULTS.timeouts.bodyIdleMs)}.`),
+      total: Duration.optional().describe(
+        `A whole request, body included (index, archive, .prov, registry). Default ${duration(DEFAULTS.timeouts.totalMs)}; raise it for very large image layers on slow links.`,
+      ),
     })
     .optional()
     .describe('How long to wait for the network.'),
@@ -251,6 +254,16 @@ export const ConfigSchema = z.strictObject({
     .record(z.string(), RegistrySettingsSchema)
     .optional()
     .describe('Settings for registries that are neither a source nor a target (image registries), by host[:port].'),
+  limits: z
+    .strictObject({
+      archive: Size.optional().describe(`Largest chart archive (or chart layer) read. Default ${LIMITS.archiveBytes / 1024 / 1024}MiB.`),
+      index: Size.optional().describe(`Largest index.yaml read. Default ${LIMITS.indexBytes / 1024 / 1024}MiB; at most ${LIMITS.maxIndexBytes / 1024 / 1024}MiB.`),
+      inFlight: Size.optional().describe(
+        `Archive bytes held in memory by all chart versions in flight together; a version waits for room before its download. Default ${LIMITS.inFlightBytes / 1024 / 1024 / 1024}GiB.`,
+      ),
+    })
+    .optional()
+    .describe('Caps on what sources may make chartmirror read and hold.'),
   state: z
     .union([
       nonEmpty,

@@ -260,6 +260,21 @@ export class TarReader {
     }
   }
 
+  /**
+   * Read past the current entry's data without keeping it: its bytes are inflated and counted
+   * all the same, and a truncated entry fails as data() would.
+   */
+  async skipData(): Promise<number> {
+    const n = this.remaining;
+    for (let left = n; left > 0; ) {
+      const step = Math.min(left, 1 << 20);
+      await this.src.read(step);
+      left -= step;
+    }
+    this.remaining = 0;
+    return n;
+  }
+
   /** The current entry's data. */
   async data(): Promise<Buffer> {
     const n = this.remaining;

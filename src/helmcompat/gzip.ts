@@ -116,7 +116,7 @@ export class GzipReader {
     // Small slices: Node drops the output of the write that fails, so keep that small.
     void (async () => {
       for (let off = 0; off < data.length && !this.error && !z.destroyed; off += SLICE) {
-        if (!z.write(data.subarray(off, off + SLICE))) await new Promise((r) => z.once('drain', r).once('close', r));
+        if (!z.write(data.subarray(off, off + SLICE))) await drainOrClose(z);
       }
       if (!z.destroyed) z.end();
     })();
@@ -185,4 +185,17 @@ export class GzipReader {
     this.have -= n;
     return out;
   }
+}
+
+/** Wait for 'drain' (or 'close'), leaving no listener behind: a large archive waits thousands of times. */
+function drainOrClose(z: Transform): Promise<void> {
+  return new Promise((resolve) => {
+    const done = () => {
+      z.off('drain', done);
+      z.off('close', done);
+      resolve();
+    };
+    z.once('drain', done);
+    z.once('close', done);
+  });
 }

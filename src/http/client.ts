@@ -26,6 +26,8 @@ export interface Timeouts {
   headersMs: number;
   /** Longest silence while reading a body. Default 60 s. */
   bodyIdleMs: number;
+  /** A whole request, body included. Default 10 min. */
+  totalMs: number;
 }
 
 export const DEFAULT_TIMEOUTS: Timeouts = DEFAULTS.timeouts;
@@ -118,7 +120,7 @@ export class HttpClient {
       }
       return a;
     };
-    return new Endpoint(this, agent, settings.requestsPerSecond);
+    return new Endpoint(this, agent, settings.requestsPerSecond, timeouts.totalMs);
   }
 
   gate(host: string, requestsPerSecond?: number): HostGate {
@@ -170,6 +172,7 @@ export class Endpoint {
     private readonly client: HttpClient,
     private readonly dispatcher: () => Promise<Dispatcher>,
     private readonly requestsPerSecond?: number,
+    private readonly totalMs: number = DEFAULT_TIMEOUTS.totalMs,
   ) {}
 
   /** Pause all requests to `host` (after a 429 without Retry-After, say). */
@@ -188,6 +191,18 @@ export class Endpoint {
     await gate.pass(req.signal);
     const headers: Record<string, string> = { 'user-agent': this.client.userAgent, ...req.headers };
     const observer = this.client.observer;
+    // The whole request, body included, within http.timeouts.total: a server that drips one
+    // byte a minute never trips the idle timeouts, and must not hold a run forever.
+    const overall = new AbortController();
+    const timer = setTimeout(
+      () =>
+        overall.abort(
+          new ChartMirrorError('NETWORK', redact(`${req.method} ${displayUrl(req.url)}: not complete after ${formatMs(this.totalMs)} (http.timeouts.total)`), { host: u.host }),
+        ),
+      this.totalMs,
+    );
+    timer.unref();
+    const signal = req.signal ? AbortSignal.any([req.signal, overall.signal]) : overall.signal;
     let res: Dispatcher.ResponseData;
     try {
       res = await (await this.dispatcher()).request({
@@ -196,16 +211,18 @@ export class Endpoint {
         method: req.method,
         headers,
         body: req.body as Dispatcher.DispatchOptions['body'],
-        signal: req.signal,
+        signal,
       });
     } catch (e) {
+      clearTimeout(timer);
       // A streamed body that failed its own checks (a source that lied) is that error, not a network one.
-      const own = bodyError(e);
+      const own = overall.signal.aborted ? (overall.signal.reason as ChartMirrorError) : bodyError(e);
       const err = transportError(own ?? e, req.method, req.url);
       // Neither our own body's failure nor our own abort (an interrupt) is something the host did.
-      if (!own && err.code !== 'ABORTED') observer?.request(u.host, 'error');
+      if ((!own || overall.signal.aborted) && err.code !== 'ABORTED') observer?.request(u.host, 'error');
       throw err;
     }
+    res.body.once('close', () => clearTimeout(timer));
     observer?.request(u.host, res.statusCode);
     if (res.statusCode === 429 || (res.statusCode === 503 && res.headers['retry-after'])) {
       const after = throttleDelay((name) => first(res.headers[name] as string | string[] | undefined));
@@ -338,4 +355,10 @@ export function statusError(
     retryAfterMs: res.status === 429 ? throttleDelay((n) => res.header(n)) : parseRetryAfter(res.header('retry-after')),
     host: urlHost(res.url),
   });
+}
+
+function formatMs(ms: number): string {
+  if (ms % 60_000 === 0) return `${ms / 60_000} min`;
+  if (ms % 1000 === 0) return `${ms / 1000} s`;
+  return `${ms} ms`;
 }

@@ -3,7 +3,7 @@ import { HttpClient, type HttpObserver, type Timeouts } from '../http/client.js'
 import { urlHost } from '../http/redact-url.js';
 import { registryHost } from '../oci/reference.js';
 import type { RetryContext, RetryPolicy } from '../http/retry.js';
-import type { SourceConfig, TargetSpec } from '../config/load.js';
+import type { RunLimits, SourceConfig, TargetSpec } from '../config/load.js';
 import { loadKeyring } from '../chart/provenance.js';
 import type { Keyring } from '../chart/provenance-types.js';
 import { BlobLocator } from '../content/registry.js';
@@ -13,11 +13,15 @@ import { OciChartSource } from '../source/oci-source.js';
 import type { EventSink } from './events.js';
 import { bindTarget, type BindingContext, type TargetBinding } from './targets.js';
 import { VERSION } from '../version.js';
+import { LIMITS } from '../defaults.js';
+import { ByteBudget } from '../util/byte-budget.js';
 
 /** What every run shares, whatever it reads from and writes to. */
 export interface RunSettings {
   timeouts: Timeouts;
   retry: RetryPolicy;
+  /** Caps on what sources may make us read and hold (default: LIMITS). */
+  limits?: RunLimits;
 }
 
 /** Everything a run shares: one HTTP client, the sources, the targets, keyrings. */
@@ -31,6 +35,8 @@ export interface RunContext {
   /** oci:// sources, by source name. */
   ociSources: Map<string, OciChartSource>;
   keyrings: Map<string, Keyring>;
+  /** Archive bytes the versions in flight may hold together (limits.inFlight). */
+  budget: ByteBudget;
   /** Open the destinations (layouts are created by their first write, not here). */
   openTargets(specs: TargetSpec[], opts?: Pick<BindingContext, 'conflictHint'>): Promise<void>;
   close(): Promise<void>;
@@ -87,6 +93,7 @@ export async function createContext(
         passCredentials: s.passCredentials,
         retry: settings.retry,
         onRetry,
+        limits: settings.limits,
       }),
     );
   }
@@ -98,6 +105,7 @@ export async function createContext(
     repositories,
     ociSources,
     keyrings,
+    budget: new ByteBudget(settings.limits?.inFlightBytes ?? LIMITS.inFlightBytes),
     async openTargets(specs, extra = {}) {
       for (const spec of specs) {
         if (targets.has(spec.name)) continue;

@@ -170,7 +170,7 @@ async function runJob(job: PlanJob, x: ExecuteOptions, tags: TagCache, record: (
         record({ ...failure(job, p, e), ...(content.url ? { url: content.url } : {}), warnings: warnings.length ? warnings : undefined });
       }
     }),
-  );
+  ).finally(() => content.release?.());
 }
 
 function failure(job: PlanJob, p: Pending, e: unknown): ItemResult {

@@ -1,4 +1,5 @@
-import { mkdir, open, readFile, type FileHandle } from 'node:fs/promises';
+import { mkdir, open, readFile, stat, type FileHandle } from 'node:fs/promises';
+import { LIMITS } from '../defaults.js';
 import { join } from 'node:path';
 import { ChartMirrorError } from '../errors.js';
 import { writeFileAtomic } from '../util/fs-atomic.js';
@@ -80,10 +81,16 @@ export class Journal {
   private async load(): Promise<void> {
     let text = '';
     try {
+      const st = await stat(this.path);
+      if (!st.isFile()) throw new ChartMirrorError('CONFIG', `state ${this.path}: the journal is not a regular file`);
+      if (st.size > LIMITS.stateJournalBytes) {
+        throw new ChartMirrorError('CONFIG', `state ${this.path}: the journal is larger than ${LIMITS.stateJournalBytes} bytes; remove it (the next run then checks every version at its targets)`);
+      }
       text = await readFile(this.path, 'utf8');
     } catch (e) {
+      if (e instanceof ChartMirrorError) throw e;
       if ((e as NodeJS.ErrnoException).code !== 'ENOENT') {
-        throw new ChartMirrorError('CONFIG', `state ${this.path}: cannot read journal (${(e as NodeJS.ErrnoException).code})`);
+        throw new ChartMirrorError('CONFIG', `state ${this.path}: cannot read journal (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`);
       }
     }
     const { lines, ignored } = parseLines(text, (k, e) => this.entries.set(k, e));
@@ -128,12 +135,27 @@ export class Journal {
     return Buffer.from([...this.entries].map(([k, e]) => line(k, e)).join(''));
   }
 
-  /** Record a confirmation. The line is in the file (page cache) when this resolves. */
+  /**
+   * Why the journal stopped being written (a full disk, say), if it did. What it could not
+   * record is still at its target: a later run checks it there instead of trusting the journal.
+   */
+  writeError: string | undefined;
+
+  /**
+   * Record a confirmation. The line is in the file (page cache) when this resolves. A write
+   * that fails never fails the item (the target has it): the journal stops writing, and
+   * `writeError` says why.
+   */
   async record(key: string, entry: Omit<JournalEntry, 'at'>): Promise<void> {
     const full: JournalEntry = { ...entry, at: new Date().toISOString() };
     this.entries.set(key, full);
-    if (!this.fh) return;
-    await this.fh.write(line(key, full));
+    if (!this.fh || this.writeError) return;
+    try {
+      await this.fh.write(line(key, full));
+    } catch (e) {
+      this.writeError ??= `${this.path}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`;
+      return;
+    }
     this.lines++;
     this.dirtySinceSync = true;
     this.syncTimer ??= setTimeout(() => {

@@ -21,6 +21,7 @@ import type { FoundImage } from '../images/discover.js';
 import type { ItemResult } from './events.js';
 import type { PlanJob } from './plan.js';
 import { prepareArtifact } from './prepare.js';
+import type { BudgetLease, ByteBudget } from '../util/byte-budget.js';
 
 export interface Materialized {
   store: ReadOnlyStore;
@@ -41,6 +42,8 @@ export interface Materialized {
   images?: FoundImage[];
   /** Images: the digest at the source, when the copy's root differs (a platform subset). */
   sourceDigest?: string;
+  /** Give back the memory the content holds (the executor calls it once every target is done). */
+  release?(): void;
 }
 
 /** Turns a job into content; each kind of origin has one. */
@@ -75,12 +78,13 @@ export function indexMaterializer(
   sources: Map<string, { config: SourceConfig; repo: ChartRepository }>,
   keyrings: Map<string, Keyring>,
   images?: ImageDiscoverySettings,
+  budget?: ByteBudget,
 ): Materializer {
-  return async (job, signal) => {
+  return held(budget, async (job, signal, lease) => {
     if (job.origin.kind !== 'index') throw new Error(`index materializer given a ${job.origin.kind} job`);
     const { config, repo } = sources.get(job.source)!;
     const entry = { name: job.chart, version: job.version, urls: job.origin.urls, digest: job.origin.digest, created: job.origin.created, deprecated: false };
-    const prepared = await prepareArtifact(config, repo, entry, keyrings, signal);
+    const prepared = await prepareArtifact(config, repo, entry, keyrings, signal, lease, images !== undefined);
     const found = await chartImages(prepared.chart, prepared.archive, images, signal);
     const store = new MemoryStore(`${job.chart} ${job.version}`);
     const roots = new Map<boolean, Descriptor>();
@@ -98,6 +102,23 @@ export function indexMaterializer(
       warnings: [...prepared.warnings, ...found.warnings],
       ...(found.images ? { images: found.images } : {}),
     };
+  });
+}
+
+/**
+ * A materializer whose content counts against the run's memory budget: the lease is released
+ * when the executor is done with the content, or at once when materializing fails.
+ */
+function held(budget: ByteBudget | undefined, make: (job: PlanJob, signal: AbortSignal | undefined, lease: BudgetLease | undefined) => Promise<Materialized>): Materializer {
+  return async (job, signal) => {
+    const lease = budget?.lease();
+    try {
+      const m = await make(job, signal, lease);
+      return lease ? { ...m, release: () => lease.release() } : m;
+    } catch (e) {
+      lease?.release();
+      throw e;
+    }
   };
 }
 
@@ -105,14 +126,26 @@ export function indexMaterializer(
  * Chart versions in an OCI registry: verified in memory (manifest, config, chart and .prov
  * layers), copied by digest; anything else the manifest names comes from the registry itself.
  */
-export function ociMaterializer(sources: Map<string, OciChartSource>, keyrings: Map<string, Keyring>, images?: ImageDiscoverySettings): Materializer {
-  return async (job, signal) => {
+export function ociMaterializer(
+  sources: Map<string, OciChartSource>,
+  keyrings: Map<string, Keyring>,
+  images?: ImageDiscoverySettings,
+  budget?: ByteBudget,
+  maxArchiveBytes?: number,
+): Materializer {
+  return held(budget, async (job, signal, lease) => {
     if (job.origin.kind !== 'oci') throw new Error(`oci materializer given a ${job.origin.kind} job`);
     const oci = sources.get(job.source)!;
     const verify = oci.config.provenance;
     const keyring = verify.keyring.length ? keyrings.get(JSON.stringify(verify.keyring)) : undefined;
     const origin = oci.store(job.chart);
-    const chart = await fetchVerifiedOciChart(origin, { chart: job.chart, version: job.version, tag: job.origin.tag, digest: job.origin.digest }, { mode: verify.mode, keyring }, signal);
+    const chart = await fetchVerifiedOciChart(
+      origin,
+      { chart: job.chart, version: job.version, tag: job.origin.tag, digest: job.origin.digest },
+      { mode: verify.mode, keyring },
+      signal,
+      { lease, maxArchiveBytes, keepFiles: images !== undefined },
+    );
     const referrers = oci.config.referrers ? await findReferrers(origin, chart.manifest, await oci.tags(job.chart, signal), signal) : [];
     const found = await chartImages(chart.chart, chart.archive, images, signal);
     return {
@@ -127,7 +160,7 @@ export function ociMaterializer(sources: Map<string, OciChartSource>, keyrings: 
       origin: { host: oci.client.host, repository: origin.repository },
       ...(referrers.length ? { referrers: { store: origin, items: referrers } } : {}),
     };
-  };
+  });
 }
 
 /** One materializer for a run: charts from classic and oci:// sources, and container images. */
@@ -137,9 +170,12 @@ export function sourceMaterializer(ctx: {
   keyrings: Map<string, Keyring>;
   images?: ImageDiscoverySettings;
   imageCopy?: Materializer;
+  /** Archive bytes all versions in flight may hold together. */
+  budget?: ByteBudget;
+  maxArchiveBytes?: number;
 }): Materializer {
-  const index = indexMaterializer(ctx.sources, ctx.keyrings, ctx.images);
-  const oci = ociMaterializer(ctx.ociSources, ctx.keyrings, ctx.images);
+  const index = indexMaterializer(ctx.sources, ctx.keyrings, ctx.images, ctx.budget);
+  const oci = ociMaterializer(ctx.ociSources, ctx.keyrings, ctx.images, ctx.budget, ctx.maxArchiveBytes);
   return (job, signal) => {
     if (job.origin.kind === 'oci') return oci(job, signal);
     if (job.origin.kind === 'image') {

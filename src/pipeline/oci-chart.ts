@@ -7,6 +7,7 @@
  */
 import { ChartMirrorError } from '../errors.js';
 import { LIMITS } from '../defaults.js';
+import type { BudgetLease } from '../util/byte-budget.js';
 import { loadChartArchive, type LoadedChart } from '../chart/archive.js';
 import { checkProvenance } from '../chart/provenance.js';
 import type { Keyring, ProvenanceMode } from '../chart/provenance-types.js';
@@ -98,6 +99,7 @@ export async function fetchVerifiedOciChart(
   want: { chart: string; version: string; tag: string; digest?: string },
   verify: { mode: ProvenanceMode; keyring?: Keyring },
   signal?: AbortSignal,
+  hold?: { lease?: BudgetLease; maxArchiveBytes?: number; keepFiles?: boolean },
 ): Promise<VerifiedOciChart> {
   const manifest = await src.resolve(want.digest ?? want.tag, signal);
   if (!manifest) throw new ChartMirrorError('NOT_FOUND', `${src.display}:${want.tag} is no longer there${want.digest ? ` (as ${want.digest})` : ''}`);
@@ -126,9 +128,11 @@ export async function fetchVerifiedOciChart(
   }
   store.add(config.mediaType, configBytes);
 
-  const archive = await read(src, chartLayer, LIMITS.archiveBytes, 'chart layer', signal);
+  const maxArchive = hold?.maxArchiveBytes ?? LIMITS.archiveBytes;
+  if (chartLayer.size <= maxArchive) await hold?.lease?.ensure(chartLayer.size, signal);
+  const archive = await read(src, chartLayer, maxArchive, 'chart layer', signal);
   store.add(chartLayer.mediaType, archive);
-  const chart = await loadChartArchive(archive);
+  const chart = await loadChartArchive(archive, { keepFiles: hold?.keepFiles ?? true });
   const md = chart.metadata;
   if (md.name !== want.chart) refuse(`Chart.yaml name "${md.name}" does not match the repository name "${want.chart}"`);
   if (md.version !== want.version) refuse(`Chart.yaml version "${md.version}" does not match the tag "${want.tag}"`);

@@ -291,6 +291,7 @@ async function planImages(
             (job.warnings ??= []).push(`images: cannot read the chart to find them (${errorMessage(e)})`);
             return undefined;
           });
+          content?.release?.();
           if (content?.images) scheduler.found(job, content.images, job.destinations.map((d) => d.target));
         }),
       ),

@@ -8,6 +8,8 @@ import type { ChartRepository } from '../source/repository.js';
 import { archiveFileName, provenanceUrl } from '../source/resolve-url.js';
 import { displayUrl } from '../http/redact-url.js';
 import { sha256Digest } from '../util/digest.js';
+import { LIMITS } from '../defaults.js';
+import type { BudgetLease } from '../util/byte-budget.js';
 
 /** A chart version fetched, verified and built, ready for every target. */
 export interface PreparedChart {
@@ -33,6 +35,8 @@ export async function prepareArtifact(
   entry: IndexEntry,
   keyrings: Map<string, Keyring>,
   signal?: AbortSignal,
+  lease?: BudgetLease,
+  keepFiles = true,
 ): Promise<PreparedChart> {
   if (entry.urls.length === 0) {
     throw new ChartMirrorError('INDEX', 'the index lists no URLs for this version');
@@ -44,13 +48,15 @@ export async function prepareArtifact(
   const early = mode === 'ignore' || !firstUrl ? undefined : settle(repo.download(provenanceUrl(firstUrl), { what: 'provenance', signal }));
   let archiveDownload: { url: string; archive: Buffer };
   try {
-    archiveDownload = await downloadArchive(repo, entry, signal);
+    archiveDownload = await downloadArchive(repo, entry, signal, lease);
   } catch (e) {
     await early;
     throw e;
   }
   const { url, archive } = archiveDownload;
+  const warnings: string[] = [];
   const archiveDigest = sha256Digest(archive);
+  if (entry.urls.length > LIMITS.archiveUrls) warnings.push(`the index lists ${entry.urls.length} URLs for this version; ${untriedText(entry.urls.length - LIMITS.archiveUrls)}`);
   let prov: Buffer | undefined;
   if (mode !== 'ignore') {
     const got = url === firstUrl ? await early! : await settle(repo.download(provenanceUrl(url), { what: 'provenance', signal }));
@@ -58,7 +64,7 @@ export async function prepareArtifact(
     prov = got.value;
   }
 
-  const chart = await loadChartArchive(archive);
+  const chart = await loadChartArchive(archive, { keepFiles });
   const md = chart.metadata;
   if (md.name !== entry.name) {
     throw new ChartMirrorError('CHART', `Chart.yaml name "${md.name}" does not match the index name "${entry.name}"`);
@@ -68,7 +74,6 @@ export async function prepareArtifact(
   }
 
   let provenance: PreparedChart['provenance'] = 'ignored';
-  const warnings: string[] = [];
   if (mode !== 'ignore') {
     const keyring = source.provenance.keyring.length ? keyrings.get(JSON.stringify(source.provenance.keyring)) : undefined;
     const result = await checkProvenance({
@@ -128,9 +133,13 @@ async function downloadArchive(
   repo: ChartRepository,
   entry: IndexEntry,
   signal?: AbortSignal,
+  lease?: BudgetLease,
 ): Promise<{ url: string; archive: Buffer }> {
   const failures: string[] = [];
-  for (const ref of entry.urls) {
+  // Helm uses the first URL only; a few more are tried, never all of a list a source made long.
+  const tried = entry.urls.slice(0, LIMITS.archiveUrls);
+  const untried = entry.urls.length - tried.length;
+  for (const ref of tried) {
     let url: string;
     try {
       url = repo.chartUrl(ref);
@@ -139,13 +148,13 @@ async function downloadArchive(
       continue;
     }
     try {
-      let archive = await repo.download(url, { what: 'archive', signal });
+      let archive = await repo.download(url, { what: 'archive', signal, lease });
       if (!archive) {
         failures.push(`GET ${displayUrl(url)}: 404 not found`);
         continue;
       }
       if (entry.digest && sha256Digest(archive) !== entry.digest) {
-        archive = await repo.download(url, { what: 'archive', signal });
+        archive = await repo.download(url, { what: 'archive', signal, lease });
         if (archive && sha256Digest(archive) !== entry.digest) {
           throw new ChartMirrorError(
             'DIGEST',
@@ -164,5 +173,9 @@ async function downloadArchive(
     }
   }
   const reason = failures.length === 1 ? failures[0]! : `${failures.join('; ')}`;
-  throw new ChartMirrorError('DOWNLOAD', `download failed: ${reason}`);
+  throw new ChartMirrorError('DOWNLOAD', `download failed: ${reason}${untried ? `; ${untriedText(untried)}` : ''}`);
+}
+
+function untriedText(n: number): string {
+  return `${n} more URL${n === 1 ? '' : 's'} in the index not tried (at most ${LIMITS.archiveUrls} are)`;
 }

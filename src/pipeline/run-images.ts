@@ -40,6 +40,8 @@ export function runMaterializer(cfg: MirrorConfig, ctx: RunContext, images: bool
     sources,
     ociSources: ctx.ociSources,
     keyrings: ctx.keyrings,
+    budget: ctx.budget,
+    maxArchiveBytes: cfg.limits.archiveBytes,
     ...(on
       ? {
           images: cfg.images,

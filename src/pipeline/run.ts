@@ -105,11 +105,13 @@ export async function runMirror(cfg: MirrorConfig, opts: RunOptions = {}): Promi
   const shard = planShard(opts.plan, opts.shard, opts.planSource);
 
   const ctx = await createContext(cfg, cfg.sources, { dryRun, emit, httpObserver: opts.httpObserver });
+  // Nothing is in flight while planning: a stop (the first SIGTERM) ends it at once.
+  const planSignal = opts.stopSignal ? anySignal([opts.signal, opts.stopSignal]) : opts.signal;
   let state: RunState | undefined;
   let journal: Journal | undefined;
   try {
     // The lock comes first: a second run stops here, before it reads anything.
-    state = await openState(cfg, ctx, { state: opts.state, shard, lock: !dryRun, emit, signal: opts.signal });
+    state = await openState(cfg, ctx, { state: opts.state, shard, lock: !dryRun, emit, signal: planSignal });
     journal = await Journal.open(state.dir, { readOnly: true, inherit: state.inherit });
     let plan = opts.plan;
     let remember: (() => Promise<void>) | undefined;
@@ -123,7 +125,7 @@ export async function runMirror(cfg: MirrorConfig, opts: RunOptions = {}): Promi
         inspectTargets: dryRun,
         sizes: dryRun,
         concurrency,
-        signal: opts.signal,
+        signal: planSignal,
         // A plan to be shown finds the images now (charts are read); a run finds them as it goes.
         ...imagePlanOptions(cfg, ctx, cfg.targets, { images: opts.images, discover: dryRun, materialize }),
       });
@@ -158,6 +160,9 @@ export async function runMirror(cfg: MirrorConfig, opts: RunOptions = {}): Promi
       signal: opts.signal,
       stopSignal: stop,
     });
+    if (journal.writeError) {
+      emit({ type: 'warning', message: `the journal could not be written (${journal.writeError}); what was pushed is at its targets, and the next run checks it there instead of trusting the journal` });
+    }
     return { items, startedAt, finishedAt: new Date(), interrupted, dryRun, plan, ...(shard ? { shard } : {}) };
   } finally {
     await journal?.close();

@@ -2,7 +2,7 @@ import type { PipelineEvent, ItemResult } from '../pipeline/events.js';
 import { redact } from '../util/secrets.js';
 import { publicUrl } from '../http/redact-url.js';
 import { formatBytes, formatDuration, summaryLine, type RunSummary } from '../report/summary.js';
-import { stripControl } from '../report/text.js';
+import { escapeControl } from '../report/text.js';
 import { eta, rate, Tally } from './tally.js';
 import type { ProgressRenderer } from './renderer.js';
 
@@ -54,7 +54,7 @@ export class PlainProgress implements ProgressRenderer {
 
   private write(line: string, obj: Record<string, unknown>): void {
     if (this.opts.format === 'json') this.out.write(redact(JSON.stringify({ time: new Date().toISOString(), ...obj })) + '\n');
-    else this.out.write(stripControl(redact(line)) + '\n');
+    else this.out.write(escapeControl(redact(line)) + '\n');
   }
 
   /** The periodic line; public so tests need not wait for the timer. */

@@ -1,7 +1,7 @@
 import { Listr, ListrLogger, ProcessOutput, type ListrTaskWrapper } from 'listr2';
 import type { ItemResult, PipelineEvent, PlanGroup } from '../pipeline/events.js';
 import { formatBytes, formatDuration, summaryLine, type RunSummary } from '../report/summary.js';
-import { cell, stripControl } from '../report/text.js';
+import { cell, escapeControl } from '../report/text.js';
 import { redact } from '../util/secrets.js';
 import type { ProgressRenderer } from './renderer.js';
 import { eta, rate, Tally, type Progress } from './tally.js';
@@ -52,7 +52,7 @@ export class TtyProgress implements ProgressRenderer {
 
   private line(text: string): void {
     if (this.running) this.later.push(text);
-    else this.out.write(stripControl(redact(text)) + '\n');
+    else this.out.write(escapeControl(redact(text)) + '\n');
   }
 
   handle = (e: PipelineEvent): void => {
@@ -194,12 +194,12 @@ export class TtyProgress implements ProgressRenderer {
   }
 
   finish(s: RunSummary): void {
-    this.out.write(stripControl(redact(summaryLine(s))) + '\n');
+    this.out.write(escapeControl(redact(summaryLine(s))) + '\n');
   }
 }
 
 function failureLine(r: ItemResult): string {
-  return stripControl(redact(`${r.chart} ${r.version}: ${r.reason ?? 'failed'}`)).replace(/[\r\n]+/g, ' ');
+  return escapeControl(redact(`${r.chart} ${r.version}: ${r.reason ?? 'failed'}`));
 }
 
 function counts(p: Progress): string {

@@ -8,6 +8,18 @@ export function stripControl(text: string): string {
   return text.replace(CONTROL, '');
 }
 
+const ANY_CONTROL = /[\u0000-\u001f\u007f-\u009f\u2028\u2029]/g;
+const NAMED: Record<string, string> = { '\n': '\\n', '\r': '\\r', '\t': '\\t' };
+
+/**
+ * One line of output, whatever text a source or server put in it: every control character
+ * (newlines included) is shown escaped (`\n`, `\x1b`), so nothing can start a forged line or
+ * move the cursor.
+ */
+export function escapeControl(text: string): string {
+  return text.replace(ANY_CONTROL, (c) => NAMED[c] ?? `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
+}
+
 /** One line of a table cell: controls gone, newlines and tabs flattened to spaces. */
 export function cell(text: string): string {
   return stripControl(text).replace(/[\t\r\n]+/g, ' ');

@@ -1,4 +1,5 @@
-import { readFile, stat } from 'node:fs/promises';
+import { constants } from 'node:fs';
+import { open, stat } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
 import { ChartMirrorError } from '../errors.js';
 import type { Endpoint, HttpResponse } from '../http/client.js';
@@ -8,6 +9,7 @@ import { withRetry, type RetryContext, type RetryPolicy } from '../http/retry.js
 import { registerSecret } from '../util/secrets.js';
 import { LIMITS } from '../defaults.js';
 import { resolveChartUrl, sameOrigin } from './resolve-url.js';
+import type { BudgetLease } from '../util/byte-budget.js';
 
 export interface IndexCacheInfo {
   etag?: string;
@@ -29,10 +31,15 @@ export interface FetchedIndex {
   url: string;
 }
 
-/** Archives larger than this are refused before they fill memory (Helm's own limit is 100 MiB unpacked). */
-const MAX_ARCHIVE_BYTES = LIMITS.archiveBytes;
-const MAX_INDEX_BYTES = LIMITS.indexBytes;
 const MAX_REDIRECTS = 10;
+/** Held for a body whose length the server does not say, until it is read. */
+const UNKNOWN_LENGTH_RESERVE = 1024 * 1024;
+
+/** What a source may make us read: archives and indexes by config (limits.*), .prov files 1 MiB. */
+export interface ReadLimits {
+  archiveBytes: number;
+  indexBytes: number;
+}
 
 /**
  * A classic chart repository: index.yaml plus archives, over HTTP(S) or from the file system.
@@ -53,6 +60,7 @@ export class ChartRepository {
       passCredentials: boolean;
       retry: RetryPolicy;
       onRetry?: RetryContext['onRetry'];
+      limits?: ReadLimits;
     },
   ) {
     if (opts.auth) {
@@ -64,6 +72,26 @@ export class ChartRepository {
 
   get isLocal(): boolean {
     return this.url.startsWith('file:');
+  }
+
+  private limit(what: 'index' | 'archive' | 'provenance'): number {
+    if (what === 'provenance') return LIMITS.provenanceBytes;
+    return what === 'index' ? (this.opts.limits?.indexBytes ?? LIMITS.indexBytes) : (this.opts.limits?.archiveBytes ?? LIMITS.archiveBytes);
+  }
+
+  /**
+   * Where a chart URL may point. Helm downloads charts over http(s) only; a `file://` URL (or a
+   * path) is accepted only when the index itself was read from the file system, so a remote
+   * index can never make us read local files.
+   */
+  checkChartUrl(url: string): void {
+    const scheme = url.slice(0, url.indexOf(':') + 1).toLowerCase();
+    if (scheme === 'http:' || scheme === 'https:') return;
+    if (scheme === 'file:' && this.isLocal) return;
+    if (scheme === 'file:') {
+      throw new ChartMirrorError('DOWNLOAD', `${displayUrl(url)}: a chart URL in a remote index may not point at a local file (only an index read from disk may list file:// URLs)`);
+    }
+    throw new ChartMirrorError('DOWNLOAD', `${displayUrl(url)}: unsupported URL scheme "${scheme}" (charts are downloaded over http or https)`);
   }
 
   indexUrl(): string {
@@ -95,7 +123,7 @@ export class ChartRepository {
         await res.dump();
         throw statusError('INDEX', res, `source ${this.name}: GET ${displayUrl(res.url)}: ${describeStatus(res.status)}`);
       }
-      const bytes = await res.buffer(MAX_INDEX_BYTES);
+      const bytes = await res.buffer(this.limit('index'));
       return { bytes, url, etag: res.header('etag'), lastModified: res.header('last-modified') };
     }, signal);
   }
@@ -106,9 +134,10 @@ export class ChartRepository {
    */
   async download(
     url: string,
-    opts: { what: 'archive' | 'provenance'; signal?: AbortSignal },
+    opts: { what: 'archive' | 'provenance'; signal?: AbortSignal; lease?: BudgetLease },
   ): Promise<Buffer | undefined> {
-    if (url.startsWith('file:')) return this.readLocal(url, opts.what);
+    this.checkChartUrl(url);
+    if (url.startsWith('file:')) return this.readLocal(url, opts.what, opts.lease, opts.signal);
     return this.retry(async () => {
       const res = await this.get(
         url,
@@ -124,7 +153,20 @@ export class ChartRepository {
         throw statusError('DOWNLOAD', res, `GET ${displayUrl(res.url)}: ${describeStatus(res.status)}`);
       }
       const declared = Number(res.header('content-length') ?? NaN);
-      const bytes = await res.buffer(MAX_ARCHIVE_BYTES);
+      const max = this.limit(opts.what);
+      if (Number.isSafeInteger(declared) && declared > max) {
+        await res.dump();
+        throw new ChartMirrorError('DOWNLOAD', `GET ${displayUrl(res.url)}: ${declared} bytes is more than ${max} (${limitKey(opts.what)})`);
+      }
+      // Room in the memory budget before the body is read (its length, when the server says it).
+      try {
+        await opts.lease?.ensure(Number.isSafeInteger(declared) ? declared : UNKNOWN_LENGTH_RESERVE, opts.signal);
+      } catch (e) {
+        await res.dump();
+        throw e;
+      }
+      const bytes = await res.buffer(max);
+      await opts.lease?.ensure(bytes.length);
       if (Number.isFinite(declared) && bytes.length !== declared) {
         throw new ChartMirrorError('NETWORK', `GET ${displayUrl(url)}: body truncated (${bytes.length} of ${declared} bytes)`, {
           retryable: true,
@@ -140,6 +182,7 @@ export class ChartRepository {
    * (Content-Length), not retried. Unknown sizes are simply absent.
    */
   async archiveSize(url: string, signal?: AbortSignal): Promise<ArchiveSize> {
+    this.checkChartUrl(url);
     if (url.startsWith('file:')) {
       try {
         return { bytes: (await stat(fileURLToPath(url))).size };
@@ -189,21 +232,48 @@ export class ChartRepository {
     throw new ChartMirrorError('DOWNLOAD', `GET ${displayUrl(url)}: more than ${MAX_REDIRECTS} redirects`);
   }
 
-  private async readLocal(url: string, what: string): Promise<Buffer | undefined> {
+  /**
+   * A local file, read up to its cap: only regular files (never a device or a FIFO that never
+   * ends), and never more than the cap whatever the file system says its size is.
+   */
+  private async readLocal(url: string, what: 'index' | 'archive' | 'provenance', lease?: BudgetLease, signal?: AbortSignal): Promise<Buffer | undefined> {
     const path = fileURLToPath(url);
+    const max = this.limit(what);
+    let fh;
     try {
-      const s = await stat(path);
-      if (s.size > (what === 'index' ? MAX_INDEX_BYTES : MAX_ARCHIVE_BYTES)) {
-        throw new ChartMirrorError('DOWNLOAD', `${path}: file too large (${s.size} bytes)`);
-      }
-      return await readFile(path);
+      fh = await open(path, constants.O_RDONLY | constants.O_NONBLOCK);
     } catch (e) {
-      if (e instanceof ChartMirrorError) throw e;
       const code = (e as NodeJS.ErrnoException).code;
       if (code === 'ENOENT' || code === 'ENOTDIR') return undefined;
       throw new ChartMirrorError('DOWNLOAD', `${path}: cannot read (${code ?? (e as Error).message})`);
     }
+    try {
+      const st = await fh.stat();
+      if (!st.isFile()) throw new ChartMirrorError('DOWNLOAD', `${path}: not a regular file`);
+      if (st.size > max) throw new ChartMirrorError('DOWNLOAD', `${path}: larger than ${max} bytes (${limitKey(what)})`);
+      await lease?.ensure(st.size, signal);
+      const buf = Buffer.allocUnsafe(Math.min(st.size, max) + 1);
+      let n = 0;
+      for (;;) {
+        const { bytesRead } = await fh.read(buf, n, buf.length - n, n);
+        if (bytesRead === 0) break;
+        n += bytesRead;
+        if (n > max) throw new ChartMirrorError('DOWNLOAD', `${path}: larger than ${max} bytes (${limitKey(what)})`);
+        if (n === buf.length) break; // grew while read: what fits is what the stat promised, plus one byte to notice
+      }
+      return buf.subarray(0, n);
+    } catch (e) {
+      if (e instanceof ChartMirrorError) throw e;
+      const code = (e as NodeJS.ErrnoException).code;
+      throw new ChartMirrorError('DOWNLOAD', `${path}: cannot read (${code ?? (e as Error).message})`);
+    } finally {
+      await fh.close();
+    }
   }
+}
+
+function limitKey(what: 'index' | 'archive' | 'provenance'): string {
+  return what === 'provenance' ? 'the .prov limit' : `limits.${what}`;
 }
 
 function describeStatus(status: number): string {

@@ -63,14 +63,16 @@ describe('plain progress (logs, CI, pipes)', () => {
     expect(out.text()).not.toMatch(/progress:/);
   });
 
-  it('drops escape codes and other control characters a server or an index put in a message', () => {
+  it('shows escape codes, newlines and other control characters a server or an index put in a message escaped, one line each', () => {
     const out = sink();
     const p = new PlainProgress(out.stream, { format: 'text', verbose: true });
     p.handle(plan([{ target: 'reg', pending: 1 }]));
-    p.handle(item({ status: 'failed', reason: 'server said \x1b[31mred\x1b[0m\x07 and \x9b2J', code: 'REGISTRY' }));
+    p.handle(item({ status: 'failed', reason: 'server said \x1b[31mred\x1b[0m\x07 and \x9b2J\npushed   fake 6.6.6', code: 'REGISTRY' }));
     p.handle({ type: 'warning', message: 'odd \x1b]0;title\x07 index' });
     expect(out.text()).not.toMatch(/[\x00-\x08\x0b-\x1f\x7f-\x9f]/);
-    expect(out.text()).toContain('server said [31mred[0m and 2J');
+    expect(out.text()).toContain('server said \\u001b[31mred\\u001b[0m\\u0007 and \\u009b2J\\npushed   fake 6.6.6');
+    expect(out.text().split('\n').some((l) => l.startsWith('pushed'))).toBe(false);
+    expect(out.text().trim().split('\n')).toHaveLength(3);
   });
 
   it('json: one object per line, url without credentials or query, the summary last', () => {

@@ -4,7 +4,7 @@ import { gzipSync } from 'node:zlib';
  * Hand-made tar.gz archives for hostile-input tests (path traversal, absolute paths): tar
  * tools refuse to write such names, so the ustar headers are built here.
  */
-export function craftTgz(entries: Array<{ name: string; data: string | Buffer; mtime?: number }>): Buffer {
+export function craftTgz(entries: Array<{ name: string; data: string | Buffer; mtime?: number }>, opts: { level?: number } = {}): Buffer {
   const blocks: Buffer[] = [];
   for (const e of entries) {
     const data = typeof e.data === 'string' ? Buffer.from(e.data) : e.data;
@@ -25,7 +25,7 @@ export function craftTgz(entries: Array<{ name: string; data: string | Buffer; m
     blocks.push(h, data, Buffer.alloc((512 - (data.length % 512)) % 512));
   }
   blocks.push(Buffer.alloc(1024));
-  return gzipSync(Buffer.concat(blocks));
+  return gzipSync(Buffer.concat(blocks), opts.level !== undefined ? { level: opts.level } : {});
 }
 
 export function chartYaml(name: string, version: string, extra = ''): string {
