@@ -68,8 +68,8 @@ export const LIMITS = {
   provenanceBytes: 1 * MiB,
   /** An index.yaml, by default (limits.index). */
   indexBytes: 256 * MiB,
-  /** The most limits.index may be: Node cannot hold a longer string. */
-  maxIndexBytes: 512 * MiB,
+  /** The most limits.index may be: V8 cannot hold a string much longer (2^29 - 24 characters). */
+  maxIndexBytes: 500 * MiB,
   /** Archive bytes held in memory by all chart versions in flight together, by default (limits.inFlight). */
   inFlightBytes: 1 * GiB,
   /** URLs of one index entry tried before giving up (Helm tries only the first). */

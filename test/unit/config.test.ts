@@ -45,6 +45,13 @@ describe('config', () => {
     expect(problem(minimal + 'state: {dir: ./x}\n')).toMatch(/state/);
   });
 
+  it('limits: sizes with their defaults; an index cap past what Node can hold is refused', () => {
+    expect(load(minimal).limits).toEqual({ archiveBytes: 256 * 1024 ** 2, indexBytes: 256 * 1024 ** 2, inFlightBytes: 1024 ** 3 });
+    expect(load(minimal + 'limits: {archive: 8MiB, index: 1GiB}\n'.replace('1GiB', '100MiB')).limits).toMatchObject({ archiveBytes: 8 * 1024 ** 2, indexBytes: 100 * 1024 ** 2 });
+    expect(problem(minimal + 'limits: {index: 600MiB}\n')).toMatch(/limits\.index: must be at most 500MiB/);
+    expect(problem(minimal + 'limits: {inFlight: 10}\n')).toMatch(/limits\.inFlight: must be at least 1KiB/);
+  });
+
   it('normalises the documented example', () => {
     const c = load(minimal);
     expect(c.sources[0]).toMatchObject({ name: 'example', url: 'https://charts.example.com/sub', passCredentials: false, targets: ['registry', 'disk'] });
