@@ -48,8 +48,11 @@ export interface DescribedBundle {
   listing: BundleListing;
   /** True when the bundle has no chartmirror listing and this one was derived from index.json. */
   derived: boolean;
-  /** index.json descriptor per chart (same order as listing.charts). */
-  manifests: Descriptor[];
+  /**
+   * index.json descriptor per chart, at the same index as its entry in listing.charts;
+   * undefined for an entry index.json does not name (reported in `problems`).
+   */
+  manifests: Array<Descriptor | undefined>;
   /** Structural damage: missing or unreadable files, a listing that disagrees with index.json. */
   problems: string[];
   warnings: string[];
@@ -80,7 +83,9 @@ export async function describeBundle(layout: OciLayout): Promise<DescribedBundle
     problems.push(errorMessage(e).replace(`${display}: `, ''));
     return empty();
   }
-  const manifests: Descriptor[] = [];
+  // Kept at the index of each chart's entry, also for an entry that is bad: one bad entry must
+  // not put every later chart with the manifest of the next one.
+  const manifests: Array<Descriptor | undefined> = [];
   const listed = new Set<string>();
   for (const c of listing.charts) {
     const what = `${c.chart} ${c.version}`;
@@ -95,6 +100,7 @@ export async function describeBundle(layout: OciLayout): Promise<DescribedBundle
     const d = byRef.get(ref);
     if (!d) {
       problems.push(`${what}: the listing names ${ref} but ${INDEX_FILE} does not`);
+      manifests.push(undefined);
       continue;
     }
     if (d.digest !== c.digest || d.size !== c.size) problems.push(`${what}: ${INDEX_FILE} and the listing disagree about ${ref}`);
