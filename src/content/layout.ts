@@ -305,10 +305,11 @@ export class OciLayout {
 
   /**
    * Read index.json again when another process has rewritten it since (one stat when it has
-   * not), keeping this process's unwritten changes on top. Tars never change.
+   * not), keeping this process's unwritten changes on top; also when another process created
+   * the layout after this one opened it lazily. Tars never change.
    */
   async refresh(): Promise<void> {
-    if (!(this.files instanceof DirLayoutFiles) || !this.created) return;
+    if (!(this.files instanceof DirLayoutFiles)) return;
     const s = await this.indexStat();
     if (stamp(s) === this.indexStamp) return;
     const disk = await this.readIndexFile();

@@ -129,6 +129,22 @@ describe('OCI layout store', () => {
     expect(await readdir(dir)).not.toContain('index.json.lock');
   });
 
+  it('sees the tags of a layout another writer created after it was opened lazily', async () => {
+    const dir = join(await tmpDir('layout-'), 'later');
+    const lazy = await OciLayout.open(dir, { create: 'lazy' });
+    expect(await lazy.repository('c').tags()).toEqual([]);
+    const other = await OciLayout.open(dir);
+    const x = artifact('other');
+    await copy(x.store, other.repository('c'), x.root, { tag: '1' });
+    await other.close();
+    expect(await lazy.repository('c').tags()).toEqual(['1']);
+    const y = artifact('mine');
+    await copy(y.store, lazy.repository('c'), y.root, { tag: '2' });
+    await lazy.close();
+    const index = JSON.parse(await readFile(join(dir, 'index.json'), 'utf8'));
+    expect(index.manifests.map((m: { annotations: Record<string, string> }) => m.annotations['org.opencontainers.image.ref.name'])).toEqual(['c:1', 'c:2']);
+  });
+
   it('refuses to overwrite an index.json another writer damaged', async () => {
     const dir = join(await tmpDir('layout-'), 'oci');
     const layout = await OciLayout.open(dir);
