@@ -130,12 +130,25 @@ export function ociLayoutJson(): string {
   return JSON.stringify({ imageLayoutVersion: OCI_LAYOUT_VERSION });
 }
 
-/** One line naming the first problems of a zod parse. */
-export function zodProblems(error: z.ZodError): string {
+/**
+ * One line naming the first problems of a zod parse. `label` may name the entry a path is in
+ * (`charts.3` -> the chart version listed there), so a message says which one is bad.
+ */
+export function zodProblems(error: z.ZodError, label?: (path: readonly PropertyKey[]) => string | undefined): string {
   return error.issues
     .slice(0, 3)
-    .map((i) => `${i.path.length ? i.path.join('.') : '(top)'}: ${i.message}`)
+    .map((i) => `${(label?.(i.path) ?? (i.path.length ? i.path.join('.') : '(top)'))}: ${i.message}`)
     .join('; ');
+}
+
+/** `charts.3.digest` of a listing as `charts[3] (nginx 1.2.3) digest`, when the entry names itself. */
+function listingPath(raw: unknown, path: readonly PropertyKey[]): string | undefined {
+  const [list, i, ...rest] = path;
+  if ((list !== 'charts' && list !== 'images') || typeof i !== 'number') return undefined;
+  const entry = (raw as Record<string, unknown[]> | undefined)?.[list]?.[i] as Record<string, unknown> | undefined;
+  const text = (v: unknown) => (typeof v === 'string' && v.length <= 200 ? v : undefined);
+  const name = list === 'charts' ? [text(entry?.chart), text(entry?.version)].filter(Boolean).join(' ') : (text(entry?.image) ?? '');
+  return `${list}[${i}]${name ? ` (${name})` : ''}${rest.length ? ` ${rest.join('.')}` : ''}`;
 }
 
 export function parseListing(bytes: Buffer, where: string): BundleListing {
@@ -146,6 +159,8 @@ export function parseListing(bytes: Buffer, where: string): BundleListing {
     throw new ChartMirrorError('LAYOUT', `${where}: ${LISTING_FILE} is not JSON (${(e as Error).message})`);
   }
   const parsed = BundleListingSchema.safeParse(raw);
-  if (!parsed.success) throw new ChartMirrorError('LAYOUT', `${where}: ${LISTING_FILE} is not a chartmirror listing: ${zodProblems(parsed.error)}`);
+  if (!parsed.success) {
+    throw new ChartMirrorError('LAYOUT', `${where}: ${LISTING_FILE} is not a chartmirror listing: ${zodProblems(parsed.error, (path) => listingPath(raw, path))}`);
+  }
   return parsed.data;
 }

@@ -16,7 +16,7 @@ import type { TargetBinding } from '../pipeline/targets.js';
 import type { BundleImage, StateChart } from './format.js';
 import { parseImageReference } from '../images/reference.js';
 import { IMAGES_SOURCE } from '../pipeline/image-jobs.js';
-import { describeBundle, openBundle, verifyBundle, type VerifiedChart } from './read.js';
+import { describeBundle, openBundle, verifyBundle, type VerifiedBundle, type VerifiedChart } from './read.js';
 import { defaultStatePath, mergeState, readStateFile, writeStateFile } from './state.js';
 import type { OciLayout } from '../content/layout.js';
 
@@ -69,16 +69,27 @@ export function parseDestination(to: string): Destination {
   return { host, basePath, display: formatReference({ registry: host, repository: basePath }) };
 }
 
-/** The refusal of a damaged bundle: one line naming what is damaged. */
-function refuse(layout: OciLayout, problems: string[]): ChartMirrorError {
+function firstFew(problems: string[]): string {
   const shown = problems.slice(0, 6);
   const more = problems.length > shown.length ? `; and ${problems.length - shown.length} more` : '';
-  return new ChartMirrorError('LAYOUT', `${layout.path} is damaged or incomplete; nothing was imported: ${shown.join('; ')}${more}`);
+  return `${shown.join('; ')}${more}`;
+}
+
+/** The refusal of a damaged bundle: one line naming what is damaged. */
+function refuse(layout: OciLayout, problems: string[]): ChartMirrorError {
+  return new ChartMirrorError('LAYOUT', `${layout.path} is damaged or incomplete; nothing was imported: ${firstFew(problems)}`);
+}
+
+/** The refusal of an intact bundle that holds chart versions sync would never have pushed. */
+function refuseCharts(layout: OciLayout, refused: string[]): ChartMirrorError {
+  const what = refused.length === 1 ? 'a chart version' : `${refused.length} chart versions`;
+  return new ChartMirrorError('CHART', `${layout.path} holds ${what} sync would refuse; nothing was imported: ${firstFew(refused)}`);
 }
 
 /**
- * `import`: check the whole bundle first (every blob against its digest; a damaged, truncated
- * or incomplete bundle is refused before anything is sent), then push each chart version as
+ * `import`: check the whole bundle first (every blob against its digest, every chart archive
+ * against Helm's loading rules; a damaged, truncated or incomplete bundle, or one holding a
+ * chart Helm cannot load, is refused before anything is sent), then push each chart version as
  * sync delivers to a registry: what the journal or the registry already has is skipped, blobs go
  * before the manifest, so a tag only ever points at complete content.
  */
@@ -96,19 +107,22 @@ export async function runImport(opts: ImportOptions): Promise<ImportOutcome> {
     const described = await describeBundle(layout);
     for (const message of described.warnings) emit({ type: 'warning', message: `${layout.path}: ${message}` });
     // Verified even when index.json or the listing has problems: the message then names every damaged chart version.
-    let verified: Awaited<ReturnType<typeof verifyBundle>>;
+    let verified: VerifiedBundle;
     try {
       verified =
         described.manifests.length || described.listing.images?.length
           ? await verifyBundle(layout, described, opts.stopSignal)
-          : { charts: [], images: [], problems: [] };
+          : { charts: [], images: [], problems: [], refused: [] };
     } catch (e) {
       // Stopped while checking: nothing was sent, there is nothing to record.
       if (isChartMirrorError(e) && e.code === 'ABORTED') return { result: done(true), stateFiles: [], stateCharts: 0 };
       throw e;
     }
     const problems = [...described.problems, ...verified.problems];
-    if (problems.length) throw refuse(layout, problems);
+    if (problems.length) throw refuse(layout, [...problems, ...verified.refused]);
+    // All or nothing, as for damage: export never writes such a chart, so the bundle is not what
+    // an export wrote (or another tool made the layout); nothing of it is sent.
+    if (verified.refused.length) throw refuseCharts(layout, verified.refused);
     charts = verified.charts;
 
     const ctx = await createContext({ timeouts: { ...DEFAULTS.timeouts }, retry: { ...DEFAULTS.retry } }, [], { dryRun: false, emit, httpObserver: opts.httpObserver });

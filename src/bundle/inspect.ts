@@ -10,18 +10,25 @@ export interface Inspection {
   derived: boolean;
   listing: BundleListing;
   problems: string[];
+  /** With --verify: chart versions import refuses (intact, but Helm cannot load them or sync would not push them). */
+  refused: string[];
   warnings: string[];
   /** Whether every blob was checked (--verify). */
   verified: boolean;
 }
 
-/** Read a bundle's listing (and with `verify`, check every blob against its digest). */
+/** Read a bundle's listing (and with `verify`, check every blob against its digest and every chart archive as import does). */
 export async function inspectBundle(path: string, opts: { verify: boolean }): Promise<Inspection> {
   const layout = await openBundle(path);
   try {
     const d = await describeBundle(layout);
     const problems = [...d.problems];
-    if (opts.verify && d.manifests.length) problems.push(...(await verifyBundle(layout, d)).problems);
+    const refused: string[] = [];
+    if (opts.verify && d.manifests.length) {
+      const v = await verifyBundle(layout, d);
+      problems.push(...v.problems);
+      refused.push(...v.refused);
+    }
     return {
       path: layout.path,
       kind: layout.files.kind,
@@ -29,6 +36,7 @@ export async function inspectBundle(path: string, opts: { verify: boolean }): Pr
       derived: d.derived,
       listing: d.listing,
       problems,
+      refused,
       warnings: d.warnings,
       verified: opts.verify,
     };
@@ -65,6 +73,10 @@ export function formatInspection(i: Inspection): string {
     for (const p of i.problems) lines.push(`  ${p}`);
   } else if (i.verified) {
     lines.push(`verified: every blob matches its digest`);
+  }
+  if (i.refused.length) {
+    lines.push(`REFUSED: ${i.refused.length} chart version${i.refused.length === 1 ? '' : 's'} import would not push:`);
+    for (const r of i.refused) lines.push(`  ${r}`);
   }
   return lines.join('\n') + '\n';
 }

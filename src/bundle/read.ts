@@ -6,6 +6,8 @@
 import { createHash } from 'node:crypto';
 import { ChartMirrorError, errorMessage } from '../errors.js';
 import { LIMITS } from '../defaults.js';
+import { loadChartArchive } from '../chart/archive.js';
+import { formatBytes } from '../report/summary.js';
 import { parseManifest as parseOciManifest } from '../content/graph.js';
 import { OciLayout } from '../content/layout.js';
 import { readVerified } from '../content/verify.js';
@@ -48,8 +50,11 @@ export interface DescribedBundle {
   listing: BundleListing;
   /** True when the bundle has no chartmirror listing and this one was derived from index.json. */
   derived: boolean;
-  /** index.json descriptor per chart (same order as listing.charts). */
-  manifests: Descriptor[];
+  /**
+   * index.json descriptor per chart, at the same index as its entry in listing.charts;
+   * undefined for an entry index.json does not name (reported in `problems`).
+   */
+  manifests: Array<Descriptor | undefined>;
   /** Structural damage: missing or unreadable files, a listing that disagrees with index.json. */
   problems: string[];
   warnings: string[];
@@ -80,7 +85,9 @@ export async function describeBundle(layout: OciLayout): Promise<DescribedBundle
     problems.push(errorMessage(e).replace(`${display}: `, ''));
     return empty();
   }
-  const manifests: Descriptor[] = [];
+  // Kept at the index of each chart's entry, also for an entry that is bad: one bad entry must
+  // not put every later chart with the manifest of the next one.
+  const manifests: Array<Descriptor | undefined> = [];
   const listed = new Set<string>();
   for (const c of listing.charts) {
     const what = `${c.chart} ${c.version}`;
@@ -95,6 +102,7 @@ export async function describeBundle(layout: OciLayout): Promise<DescribedBundle
     const d = byRef.get(ref);
     if (!d) {
       problems.push(`${what}: the listing names ${ref} but ${INDEX_FILE} does not`);
+      manifests.push(undefined);
       continue;
     }
     if (d.digest !== c.digest || d.size !== c.size) problems.push(`${what}: ${INDEX_FILE} and the listing disagree about ${ref}`);
@@ -192,16 +200,32 @@ function label(mediaType: string): string {
   return mediaType;
 }
 
+export interface VerifiedBundle {
+  charts: VerifiedChart[];
+  images: BundleImage[];
+  /** Damage: missing or changed blobs, manifests that are not manifests, a listing that lies. */
+  problems: string[];
+  /**
+   * Chart versions that are intact but that sync would never have pushed: not a Helm chart,
+   * an archive Helm's loader refuses or larger than sync accepts, a Chart.yaml that names
+   * another chart or version than the listing. One line each, naming the chart version.
+   */
+  refused: string[];
+}
+
+const CHART_LAYER_TYPES = [HELM_CHART_MEDIA_TYPE, LEGACY_CHART_MEDIA_TYPE];
+
 /**
- * Check every blob every chart version needs against its digest, reading each once. Returns
- * the charts with their manifests, and every problem found (all of them, not just the first).
+ * Check every blob every chart version needs against its digest, reading each once, and every
+ * chart layer with the checks sync applies to an archive before it pushes (Helm's loading
+ * rules, the size caps, Chart.yaml's name and version against the listing). Chart archives are
+ * read whole for that, one at a time (at most LIMITS.archiveBytes); every other blob streams
+ * through a hash. Returns the charts with their manifests, and every problem found (all of
+ * them, not just the first).
  */
-export async function verifyBundle(
-  layout: OciLayout,
-  described: DescribedBundle,
-  signal?: AbortSignal,
-): Promise<{ charts: VerifiedChart[]; images: BundleImage[]; problems: string[] }> {
+export async function verifyBundle(layout: OciLayout, described: DescribedBundle, signal?: AbortSignal): Promise<VerifiedBundle> {
   const problems: string[] = [];
+  const refused: string[] = [];
   const charts: VerifiedChart[] = [];
   const checked = new Map<string, string | undefined>();
   const check = async (d: Descriptor): Promise<string | undefined> => {
@@ -236,12 +260,32 @@ export async function verifyBundle(
       continue;
     }
     const blobs = [parsed.config, ...parsed.layers];
+    const chartLayers = parsed.layers.filter((l) => CHART_LAYER_TYPES.includes(l.mediaType));
+    const chartLayer = chartLayers[0];
+    // The chart archive is read once, whole, for Helm's checks and its digest together.
+    let archive: Buffer | undefined;
+    let intact = true;
     for (const b of blobs) {
-      const p = await check(b);
-      if (p) note(what, b, label(b.mediaType), p);
+      let p: string | undefined;
+      if (b === chartLayer && chartLayers.length === 1 && b.size <= LIMITS.archiveBytes) {
+        const read = await readChecked(layout, b);
+        checked.set(b.digest, read.problem);
+        p = read.problem;
+        archive = read.bytes;
+      } else {
+        p = await check(b);
+      }
+      if (p) {
+        note(what, b, label(b.mediaType), p);
+        intact = false;
+      }
     }
-    const chartLayer = parsed.layers.find((l) => l.mediaType === HELM_CHART_MEDIA_TYPE || l.mediaType === LEGACY_CHART_MEDIA_TYPE);
     if (c.archiveDigest && chartLayer?.digest !== c.archiveDigest) problems.push(`${what}: the listing's archive digest is not the manifest's chart layer`);
+    if (intact) {
+      const refusal = await helmRefusal(layout, c, parsed, chartLayers, archive);
+      if (refusal) refused.push(`${what}: ${refusal}`);
+    }
+    archive = undefined;
     const counted = [md, ...blobs];
     const referrers: Referrer[] = [];
     for (const r of c.referrers ?? []) {
@@ -306,7 +350,62 @@ export async function verifyBundle(
     const t = described.listing.totals;
     if (t.blobs !== seen.size || t.bytes !== bytes) problems.push(`the listing counts ${t.blobs} blobs (${t.bytes} bytes), the manifests reference ${seen.size} (${bytes} bytes)`);
   }
-  return { charts, images, problems };
+  return { charts, images, problems, refused };
+}
+
+/**
+ * Why sync would not have pushed this chart version (undefined: it would have). `archive`: the
+ * chart layer's bytes, already checked against its digest (absent when it is too large to read).
+ */
+async function helmRefusal(layout: OciLayout, c: BundleChart, m: ParsedManifest, chartLayers: Descriptor[], archive: Buffer | undefined): Promise<string | undefined> {
+  if (m.config.mediaType !== HELM_CONFIG_MEDIA_TYPE) return `not a Helm chart: its config is ${m.config.mediaType}, not ${HELM_CONFIG_MEDIA_TYPE}`;
+  if (chartLayers.length === 0) return `not a Helm chart: no layer of type ${HELM_CHART_MEDIA_TYPE}`;
+  if (chartLayers.length > 1) return `not a chart Helm can pull: ${chartLayers.length} chart layers`;
+  const layer = chartLayers[0]!;
+  if (layer.size > LIMITS.archiveBytes) {
+    return `chart archive ${layer.digest} is ${formatBytes(layer.size)}, more than the ${formatBytes(LIMITS.archiveBytes)} a chart archive may be`;
+  }
+  const prov = m.layers.find((l) => l.mediaType === HELM_PROV_MEDIA_TYPE);
+  if (prov && prov.size > LIMITS.provenanceBytes) {
+    return `provenance ${prov.digest} is ${formatBytes(prov.size)}, more than the ${formatBytes(LIMITS.provenanceBytes)} a .prov may be`;
+  }
+  try {
+    const config = JSON.parse((await readBlob(layout, m.config)).toString('utf8')) as unknown;
+    if (!config || typeof config !== 'object' || Array.isArray(config)) throw new Error('not an object');
+  } catch (e) {
+    if (e instanceof ChartMirrorError) return `config ${m.config.digest}: ${errorMessage(e).replace(`${layout.path}: `, '')}`;
+    return `not a Helm chart: its config blob is not a JSON object`;
+  }
+  let chart;
+  try {
+    chart = await loadChartArchive(archive!);
+  } catch (e) {
+    return `chart archive ${layer.digest}: Helm cannot load it: ${errorMessage(e)}`;
+  }
+  const md = chart.metadata;
+  if (md.name !== c.chart) return `Chart.yaml name "${md.name}" does not match the listing's chart "${c.chart}"`;
+  if (md.version !== c.version) return `Chart.yaml version "${md.version}" does not match the listing's version "${c.version}"`;
+  return undefined;
+}
+
+/**
+ * A blob read whole and checked against its descriptor: its bytes, or a problem (one phrase,
+ * without the digest, as checkBlob words it).
+ */
+async function readChecked(layout: OciLayout, desc: Descriptor): Promise<{ bytes?: Buffer; problem?: string }> {
+  const size = await layout.blobSize(desc.digest);
+  if (size === undefined) return { problem: 'is missing' };
+  const where = layout.files.where(desc.digest);
+  if (size !== desc.size) return { problem: `is ${size} bytes, its descriptor says ${desc.size} (in ${where})` };
+  const hash = createHash('sha256');
+  const chunks: Buffer[] = [];
+  for await (const chunk of await layout.openBlob(desc)) {
+    const b = Buffer.isBuffer(chunk) ? chunk : Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength);
+    hash.update(b);
+    chunks.push(b);
+  }
+  if (`sha256:${hash.digest('hex')}` !== desc.digest) return { problem: `does not match its digest (damaged, in ${where})` };
+  return { bytes: Buffer.concat(chunks, desc.size) };
 }
 
 /**

@@ -137,5 +137,5 @@ export async function importHandler(args: ImportArgs): Promise<number> {
 export async function inspectHandler(args: InspectArgs): Promise<number> {
   const i = await inspectBundle(args.bundle, { verify: args.verify });
   process.stdout.write(args.json ? JSON.stringify(i, null, 2) + '\n' : formatInspection(i));
-  return i.problems.length ? EXIT.FAILED : EXIT.OK;
+  return i.problems.length || i.refused.length ? EXIT.FAILED : EXIT.OK;
 }

@@ -36,6 +36,9 @@ export interface LayoutFiles {
   close(): Promise<void>;
 }
 
+/** A temp file not written to for this long was left by a crash (see removeStaleTemps). */
+export const STALE_TEMP_MS = 60 * 60_000;
+
 function missingBlob(display: string, digest: string): ChartMirrorError {
   return new ChartMirrorError('NOT_FOUND', `${display}: blob ${digest} is missing`);
 }
@@ -92,9 +95,14 @@ export class DirLayoutFiles implements LayoutFiles {
     });
   }
 
-  async writeRootFile(name: string, data: string | Buffer): Promise<void> {
+  rootPath(name: string): string {
+    return join(this.display, name);
+  }
+
+  /** Replace a root file atomically; `beforeRename` may still cancel it (by throwing). */
+  async writeRootFile(name: string, data: string | Buffer, beforeRename?: () => Promise<void>): Promise<void> {
     try {
-      await writeFileAtomic(join(this.display, name), data);
+      await writeFileAtomic(join(this.display, name), data, { beforeRename });
     } catch (e) {
       throw writeError(this.display, e);
     }
@@ -131,11 +139,20 @@ export class DirLayoutFiles implements LayoutFiles {
     return written;
   }
 
-  /** Temp files are only ever ours and only ever unfinished: a crash left them. */
-  async removeStaleTemps(): Promise<void> {
+  /**
+   * Temp files are only ever ours and only ever unfinished: a crash left them, or another
+   * process sharing the layout is writing them right now. Only those nobody has written to for
+   * an hour are removed (a live write touches its file with every chunk).
+   */
+  async removeStaleTemps(now = Date.now()): Promise<void> {
     for (const d of [this.display, join(this.display, 'blobs', 'sha256')]) {
-      const names = await readdir(d).catch(() => [] as string[]);
-      await Promise.all(names.filter((n) => n.startsWith(TEMP_PREFIX)).map((n) => rm(join(d, n), { force: true })));
+      const names = (await readdir(d).catch(() => [] as string[])).filter((n) => n.startsWith(TEMP_PREFIX));
+      await Promise.all(
+        names.map(async (n) => {
+          const s = await stat(join(d, n)).catch(() => undefined);
+          if (s && now - s.mtimeMs > STALE_TEMP_MS) await rm(join(d, n), { force: true });
+        }),
+      );
     }
   }
 

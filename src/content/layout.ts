@@ -7,8 +7,15 @@
  * Writes are crash-safe: blobs are verified into temp files and renamed into place; index.json
  * is rewritten atomically in group commits, so a crash never leaves a half-written file under a
  * final name, and re-runs add, never duplicate.
+ *
+ * Several processes may write one layout at once (two runs with different configs, a run and a
+ * library caller): blobs are content-addressed, so two writers of one blob write the same bytes
+ * and the last rename wins harmlessly; index.json is only ever changed under `index.json.lock`
+ * (util/file-lock.ts), by re-reading it there and applying this process's own changes (refs set
+ * or removed since its last write) to what is on disk, so a ref another process added is never
+ * lost. Reads see other processes' refs too: index.json is read again when it has changed.
  */
-import { constants } from 'node:fs';
+import { constants, type Stats } from 'node:fs';
 import { access, stat } from 'node:fs/promises';
 import { dirname, resolve } from 'node:path';
 import { ChartMirrorError } from '../errors.js';
@@ -16,6 +23,7 @@ import { LIMITS } from '../defaults.js';
 import type { Descriptor } from '../oci/descriptor.js';
 import { ANNOTATION_REF_NAME, OCI_INDEX_MEDIA_TYPE, OCI_LAYOUT_VERSION, OCI_MANIFEST_MEDIA_TYPE } from '../oci/media-types.js';
 import { isDigest } from '../oci/reference.js';
+import { withFileLock } from '../util/file-lock.js';
 import { DirLayoutFiles, openLayoutFiles, type LayoutFiles } from './layout-files.js';
 import { partName } from './parted-file.js';
 import { readVerified } from './verify.js';
@@ -23,6 +31,34 @@ import type { ContentOpener, ContentStream, PushResult, Store, TagDeleter } from
 
 export const OCI_LAYOUT_FILE = 'oci-layout';
 export const INDEX_FILE = 'index.json';
+/** Held by whoever rewrites index.json (a few milliseconds at a time). */
+export const INDEX_LOCK_FILE = 'index.json.lock';
+
+/** A change to index.json this process made and has not written yet. */
+type IndexChange = { ref: string; entry: Descriptor } | { ref: string; remove: true };
+
+function refOf(m: Descriptor | undefined): string | undefined {
+  return m?.annotations?.[ANNOTATION_REF_NAME];
+}
+
+function applyChanges(manifests: Descriptor[], changes: readonly IndexChange[]): Descriptor[] {
+  let out = [...manifests];
+  for (const c of changes) {
+    if ('remove' in c) {
+      out = out.filter((m) => refOf(m) !== c.ref);
+      continue;
+    }
+    const i = out.findIndex((m) => refOf(m) === c.ref);
+    if (i >= 0) out[i] = c.entry;
+    else out.push(c.entry);
+  }
+  return out;
+}
+
+/** What identifies one version of index.json on disk: a rename makes a new inode. */
+function stamp(s: Stats | undefined): string {
+  return s ? `${s.ino}:${s.size}:${s.mtimeMs}` : 'absent';
+}
 
 interface IndexJson {
   schemaVersion: 2;
@@ -56,6 +92,10 @@ export class OciLayout {
   private creating: Promise<void> | undefined;
   private flushing: Promise<void> | undefined;
   private pendingFlush: Promise<void> | undefined;
+  /** Changes not yet written to index.json, in order. */
+  private changes: IndexChange[] = [];
+  /** The version of index.json `index` was read from (or written as). */
+  private indexStamp = 'absent';
 
   private constructor(
     readonly files: LayoutFiles,
@@ -131,6 +171,7 @@ export class OciLayout {
         this.problems.push(`${OCI_LAYOUT_FILE} is damaged or names an unsupported version`);
       }
     }
+    const before = this.files instanceof DirLayoutFiles ? await this.indexStat() : undefined;
     const raw = await this.files.readRootFile(INDEX_FILE);
     if (raw === undefined) {
       this.indexRead = false;
@@ -140,6 +181,7 @@ export class OciLayout {
         const idx = JSON.parse(raw.toString('utf8')) as IndexJson;
         if (!idx || !Array.isArray(idx.manifests)) throw new Error('index.json has no manifests list');
         this.index = idx;
+        this.indexStamp = stamp(before);
       } catch (e) {
         if (!tolerant) throw new ChartMirrorError('LAYOUT', `${dir}: damaged OCI layout: ${(e as Error).message}`);
         this.indexRead = false;
@@ -160,6 +202,7 @@ export class OciLayout {
       const files = this.files as DirLayoutFiles;
       await files.prepare();
       await files.writeRootFile(OCI_LAYOUT_FILE, JSON.stringify({ imageLayoutVersion: OCI_LAYOUT_VERSION }));
+      // Another process may have created it first: its index.json is kept.
       await this.writeIndex();
       this.created = true;
     })();
@@ -238,17 +281,56 @@ export class OciLayout {
       size: desc.size,
       annotations: { ...extra, [ANNOTATION_REF_NAME]: ref },
     };
-    const i = this.index.manifests.findIndex((m) => m?.annotations?.[ANNOTATION_REF_NAME] === ref);
-    if (i >= 0) this.index.manifests[i] = entry;
-    else this.index.manifests.push(entry);
+    this.change({ ref, entry });
     return this.flush();
   }
 
   async removeRef(ref: string): Promise<void> {
     this.assertWritable();
-    const before = this.index.manifests.length;
-    this.index.manifests = this.index.manifests.filter((m) => m?.annotations?.[ANNOTATION_REF_NAME] !== ref);
-    if (this.index.manifests.length !== before) await this.flush();
+    await this.refresh();
+    if (!this.index.manifests.some((m) => refOf(m) === ref)) return;
+    this.change({ ref, remove: true });
+    await this.flush();
+  }
+
+  /** Note a change: visible to this process's reads at once, written by the next flush. */
+  private change(c: IndexChange): void {
+    this.changes.push(c);
+    this.index.manifests = applyChanges(this.index.manifests, [c]);
+  }
+
+  private async indexStat(): Promise<Stats | undefined> {
+    return stat((this.files as DirLayoutFiles).rootPath(INDEX_FILE)).catch(() => undefined);
+  }
+
+  /**
+   * Read index.json again when another process has rewritten it since (one stat when it has
+   * not), keeping this process's unwritten changes on top; also when another process created
+   * the layout after this one opened it lazily. Tars never change.
+   */
+  async refresh(): Promise<void> {
+    if (!(this.files instanceof DirLayoutFiles)) return;
+    const s = await this.indexStat();
+    if (stamp(s) === this.indexStamp) return;
+    const disk = await this.readIndexFile();
+    if (!disk) return;
+    this.index = { ...disk.index, manifests: applyChanges(disk.index.manifests, this.changes) };
+    this.indexStamp = disk.stamp;
+  }
+
+  /** index.json as it is on disk now, or undefined when there is none; damage is an error. */
+  private async readIndexFile(): Promise<{ index: IndexJson; stamp: string } | undefined> {
+    const s = await this.indexStat();
+    const raw = await this.files.readRootFile(INDEX_FILE);
+    if (raw === undefined) return undefined;
+    let idx: IndexJson;
+    try {
+      idx = JSON.parse(raw.toString('utf8')) as IndexJson;
+      if (!idx || !Array.isArray(idx.manifests)) throw new Error('index.json has no manifests list');
+    } catch (e) {
+      throw new ChartMirrorError('LAYOUT', `${this.path}: damaged OCI layout: ${(e as Error).message}; not overwritten`);
+    }
+    return { index: idx, stamp: stamp(s) };
   }
 
   /**
@@ -259,22 +341,61 @@ export class OciLayout {
     if (!this.writable || !this.created) return Promise.resolve();
     if (this.pendingFlush) return this.pendingFlush;
     if (!this.flushing) {
+      if (this.changes.length === 0) return Promise.resolve();
       this.flushing = this.writeIndex().finally(() => {
         this.flushing = undefined;
       });
       return this.flushing;
     }
-    this.pendingFlush = this.flushing.then(() => {
-      this.pendingFlush = undefined;
-      return this.flush();
-    });
+    this.pendingFlush = this.flushing.then(
+      () => {
+        this.pendingFlush = undefined;
+        return this.flush();
+      },
+      () => {
+        this.pendingFlush = undefined;
+        return this.flush();
+      },
+    );
     return this.pendingFlush;
   }
 
+  /**
+   * Under the layout's lock: read index.json as it is now (another process may have added refs
+   * since this one read it), apply this process's changes, write it atomically. Writes nothing
+   * when there is nothing to change and the file exists.
+   */
   private async writeIndex(): Promise<void> {
-    const name = (m: Descriptor) => m.annotations?.[ANNOTATION_REF_NAME] ?? '';
-    this.index.manifests = [...this.index.manifests].sort((a, b) => name(a).localeCompare(name(b)));
-    await (this.files as DirLayoutFiles).writeRootFile(INDEX_FILE, JSON.stringify(this.index, null, 2) + '\n');
+    const files = this.files as DirLayoutFiles;
+    const changes = this.changes;
+    this.changes = [];
+    try {
+      await withFileLock(
+        files.rootPath(INDEX_LOCK_FILE),
+        async (lock) => {
+          const disk = await this.readIndexFile();
+          if (disk && changes.length === 0) {
+            this.index = disk.index;
+            this.indexStamp = disk.stamp;
+            return;
+          }
+          const base = disk?.index ?? { schemaVersion: 2, mediaType: OCI_INDEX_MEDIA_TYPE, manifests: [] };
+          const name = (m: Descriptor) => refOf(m) ?? '';
+          const merged: IndexJson = { ...base, manifests: applyChanges(base.manifests, changes).sort((a, b) => name(a).localeCompare(name(b))) };
+          await files.writeRootFile(INDEX_FILE, JSON.stringify(merged, null, 2) + '\n', () => lock.assertHeld());
+          // Changes made while this write was in flight stay on top, for the next one.
+          this.index = { ...merged, manifests: applyChanges(merged.manifests, this.changes) };
+          this.indexStamp = stamp(await this.indexStat());
+        },
+        { what: `OCI layout ${this.path} (${INDEX_FILE})` },
+      );
+    } catch (e) {
+      // Not written: what this process changed is forgotten (its callers learn it failed), and
+      // its view of index.json is read again from disk.
+      this.indexStamp = 'unknown';
+      await this.refresh().catch(() => undefined);
+      throw e;
+    }
   }
 
   /** A store for one repository of this layout (`''`: ref names used as they are). */
@@ -315,6 +436,7 @@ export class LayoutStore implements Store, TagDeleter {
 
   async resolve(reference: string): Promise<Descriptor | undefined> {
     if (isDigest(reference)) return this.layout.resolveDigest(reference);
+    await this.layout.refresh();
     const d = this.layout.resolveRef(this.refName(reference));
     return d && { mediaType: d.mediaType || OCI_MANIFEST_MEDIA_TYPE, digest: d.digest, size: d.size };
   }
@@ -328,6 +450,7 @@ export class LayoutStore implements Store, TagDeleter {
   }
 
   async tags(): Promise<string[]> {
+    await this.layout.refresh();
     const prefix = this.repository ? `${this.repository}:` : '';
     const out: string[] = [];
     for (const ref of this.layout.refs().keys()) if (ref.startsWith(prefix)) out.push(ref.slice(prefix.length));

@@ -2,6 +2,7 @@ import { mkdir, open, readFile, stat, type FileHandle } from 'node:fs/promises';
 import { LIMITS } from '../defaults.js';
 import { join } from 'node:path';
 import { ChartMirrorError } from '../errors.js';
+import { withFileLock } from '../util/file-lock.js';
 import { writeFileAtomic } from '../util/fs-atomic.js';
 
 export interface JournalEntry {
@@ -24,6 +25,8 @@ export interface JournalKey {
 }
 
 const FILE = 'journal.jsonl';
+/** Held while a line is appended or the file is compacted (util/file-lock.ts). */
+export const JOURNAL_LOCK_FILE = 'journal.jsonl.lock';
 /** fsync at most this often; every line is written at once, so a SIGKILL loses nothing written. */
 const SYNC_INTERVAL_MS = 200;
 
@@ -32,6 +35,14 @@ const SYNC_INTERVAL_MS = 200;
  * with a single write() as soon as the target confirmed it, fsynced in small groups. A torn last
  * line (power loss mid-write) is ignored. On open the file is compacted when it has grown well
  * past the number of live entries.
+ *
+ * Several processes may write one journal (library callers, runs that share a state directory
+ * without the run lock): every append and every compaction happens under `journal.jsonl.lock`.
+ * Compaction re-reads the file there and rewrites it from what is on disk (so lines others
+ * appended since this process read it are kept) and renames it into place; an appender, under
+ * the same lock, first checks that its file handle is still the file at the path (a compaction
+ * replaced it otherwise, and it opens the new one), so no line is written to a file that has
+ * already been replaced.
  */
 export class Journal {
   private readonly entries = new Map<string, JournalEntry>();
@@ -41,6 +52,11 @@ export class Journal {
   private syncTimer: NodeJS.Timeout | undefined;
   private syncing: Promise<void> = Promise.resolve();
   private dirtySinceSync = false;
+  /** Lines waiting for the append in flight to finish, and when they will be written. */
+  private queued = '';
+  private queuedDone: Promise<void> | undefined;
+  /** The last append (settled, never rejecting): the next one starts after it. */
+  private appending: Promise<void> = Promise.resolve();
   private lines = 0;
   ignoredLines = 0;
 
@@ -112,14 +128,39 @@ export class Journal {
   private async startWriting(): Promise<void> {
     await mkdir(this.dir, { recursive: true });
     if (this.ignoredLines > 0 || this.lines > 2 * this.entries.size + 1000) await this.compact();
-    this.fh = await open(this.path, 'a');
+    // a+: appends, and reads the last byte (a torn line) at a position.
+    this.fh = await open(this.path, 'a+');
   }
 
-  private async compact(): Promise<void> {
-    const body = [...this.entries].map(([k, e]) => line(k, e)).join('');
-    await writeFileAtomic(this.path, body);
-    this.lines = this.entries.size;
-    this.ignoredLines = 0;
+  private locked<T>(fn: () => Promise<T>): Promise<T> {
+    return withFileLock(join(this.dir, JOURNAL_LOCK_FILE), fn, { what: `state ${this.path}`, ioErrorCode: 'CONFIG' });
+  }
+
+  /**
+   * Rewrite the file with one line per live entry, from the file as it is now (under the lock,
+   * so no other writer appends meanwhile and none of their lines is lost), unless it no longer
+   * needs it. Returns the number of entries it holds.
+   */
+  async compact(opts: { force?: boolean } = {}): Promise<number> {
+    if (this.memory || this.readOnly) return this.entries.size;
+    await mkdir(this.dir, { recursive: true });
+    return this.locked(async () => {
+      const text = await readFile(this.path, 'utf8').catch((e: NodeJS.ErrnoException) => {
+        if (e.code === 'ENOENT') return '';
+        throw new ChartMirrorError('CONFIG', `state ${this.path}: cannot read journal (${e.code})`);
+      });
+      const now = new Map<string, JournalEntry>();
+      const { lines, ignored } = parseLines(text, (k, e) => now.set(k, e));
+      for (const [k, e] of now) this.entries.set(k, e);
+      if (opts.force || ignored > 0 || lines > 2 * now.size + 1000) {
+        await writeFileAtomic(this.path, [...now].map(([k, e]) => line(k, e)).join(''));
+        this.lines = now.size;
+      } else {
+        this.lines = lines;
+      }
+      this.ignoredLines = 0;
+      return now.size;
+    });
   }
 
   get size(): number {
@@ -151,7 +192,7 @@ export class Journal {
     this.entries.set(key, full);
     if (!this.fh || this.writeError) return;
     try {
-      await this.fh.write(line(key, full));
+      await this.append(line(key, full));
     } catch (e) {
       this.writeError ??= `${this.path}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`;
       return;
@@ -164,6 +205,45 @@ export class Journal {
     }, SYNC_INTERVAL_MS);
   }
 
+  /**
+   * Group append: lines recorded while a write is in flight go together in the next one (one
+   * lock, one write() for many confirmations).
+   */
+  private append(text: string): Promise<void> {
+    this.queued += text;
+    if (!this.queuedDone) {
+      this.queuedDone = this.appending.then(() => {
+        const batch = this.queued;
+        this.queued = '';
+        this.queuedDone = undefined;
+        return this.locked(() => this.writeLines(batch));
+      });
+      this.appending = this.queuedDone.catch(() => undefined);
+    }
+    return this.queuedDone;
+  }
+
+  /** Under the lock: make sure the handle is the file at the path, end a torn line, write. */
+  private async writeLines(text: string): Promise<void> {
+    let mine = await this.fh!.stat();
+    const there = await stat(this.path).catch(() => undefined);
+    if (!there || there.ino !== mine.ino || there.dev !== mine.dev) {
+      // Compacted (or removed) by another process since: this handle's file is not the journal
+      // any more (what was written to it is in the new one: compaction read it under this lock).
+      await this.fh!.close().catch(() => undefined);
+      this.fh = await open(this.path, 'a+');
+      mine = await this.fh.stat();
+    }
+    let prefix = '';
+    if (mine.size > 0) {
+      const last = Buffer.alloc(1);
+      await this.fh!.read(last, 0, 1, mine.size - 1);
+      // A line torn by a crash mid-write: ours starts on a line of its own.
+      if (last[0] !== 0x0a) prefix = '\n';
+    }
+    await this.fh!.write(prefix + text);
+  }
+
   private async sync(): Promise<void> {
     if (!this.fh || !this.dirtySinceSync) return;
     this.dirtySinceSync = false;
@@ -171,6 +251,7 @@ export class Journal {
   }
 
   async close(): Promise<void> {
+    await this.appending;
     if (this.syncTimer) clearTimeout(this.syncTimer);
     this.syncTimer = undefined;
     await this.syncing;

@@ -9,7 +9,15 @@ export const TEMP_PREFIX = '.tmp-';
  * Write a file so that it is either absent or complete under its final name: write a temp
  * file in the same directory, fsync it, rename it over the target (ggcr layout/write.go).
  */
-export async function writeFileAtomic(path: string, data: Uint8Array | string, opts: { fsync?: boolean } = {}): Promise<void> {
+export async function writeFileAtomic(
+  path: string,
+  data: Uint8Array | string,
+  opts: {
+    fsync?: boolean;
+    /** Called when the temp file is complete, just before the rename; throwing cancels it. */
+    beforeRename?: () => Promise<void>;
+  } = {},
+): Promise<void> {
   const tmp = join(dirname(path), `${TEMP_PREFIX}${basename(path)}-${randomBytes(6).toString('hex')}`);
   const fh = await open(tmp, 'w');
   try {
@@ -22,6 +30,7 @@ export async function writeFileAtomic(path: string, data: Uint8Array | string, o
   }
   await fh.close();
   try {
+    await opts.beforeRename?.();
     await rename(tmp, path);
   } catch (e) {
     await rm(tmp, { force: true });

@@ -1,4 +1,4 @@
-import { readFile, readdir, writeFile } from 'node:fs/promises';
+import { readFile, readdir, utimes, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { tmpDir } from '../support/tmp.js';
@@ -71,16 +71,21 @@ describe('OCI layout store', () => {
     expect(await readdir(join(dir, 'blobs', 'sha256'))).toEqual([]);
   });
 
-  it('removes stale temp files left by a crash, and refuses a damaged blob when read', async () => {
+  it('removes stale temp files left by a crash (not those another writer is writing), and refuses a damaged blob when read', async () => {
     const dir = join(await tmpDir('layout-'), 'oci');
     const l1 = await OciLayout.open(dir);
     const a = artifact('x');
     await copy(a.store, l1.repository('c'), a.root, { tag: '1' });
     await l1.close();
-    await writeFile(join(dir, 'blobs', 'sha256', '.tmp-deadbeef-1234'), 'partial');
-    await writeFile(join(dir, 'blobs', 'sha256', a.layer.digest.slice(7)), 'y');
+    const blobs = join(dir, 'blobs', 'sha256');
+    await writeFile(join(blobs, '.tmp-deadbeef-1234'), 'partial');
+    const twoHoursAgo = new Date(Date.now() - 2 * 3600_000);
+    await utimes(join(blobs, '.tmp-deadbeef-1234'), twoHoursAgo, twoHoursAgo);
+    // Another process sharing the layout is writing this one right now.
+    await writeFile(join(blobs, '.tmp-cafebabe-5678'), 'in flight');
+    await writeFile(join(blobs, a.layer.digest.slice(7)), 'y');
     const l2 = await OciLayout.open(dir);
-    expect((await readdir(join(dir, 'blobs', 'sha256'))).some((n) => n.startsWith('.tmp-'))).toBe(false);
+    expect((await readdir(blobs)).filter((n) => n.startsWith('.tmp-'))).toEqual(['.tmp-cafebabe-5678']);
     // Copying out of it checks every byte: the damaged layer stops the copy, nothing is tagged.
     const dst = new MemoryStore();
     await expect(copy(l2.repository('c'), dst, '1', { tag: 'copied' })).rejects.toThrow(/content does not match its digest/);
@@ -101,5 +106,51 @@ describe('OCI layout store', () => {
     await copy(a.store, layout.repository('c'), a.root, { tag: '1' });
     await layout.close();
     expect((await readdir(dir)).sort()).toEqual(['blobs', 'index.json', 'oci-layout']);
+  });
+
+  it('keeps refs another writer of the same layout added since it was opened (index.json is merged, not overwritten)', async () => {
+    const dir = join(await tmpDir('layout-'), 'oci');
+    const first = await OciLayout.open(dir);
+    const second = await OciLayout.open(dir);
+    for (let i = 0; i < 5; i++) {
+      const x = artifact(`first-${i}`);
+      await copy(x.store, first.repository('one'), x.root, { tag: `1.0.${i}` });
+      const y = artifact(`second-${i}`);
+      await copy(y.store, second.repository('two'), y.root, { tag: `2.0.${i}` });
+    }
+    await second.repository('two').deleteTag('2.0.0');
+    await Promise.all([first.close(), second.close()]);
+    const index = JSON.parse(await readFile(join(dir, 'index.json'), 'utf8'));
+    const refs = index.manifests.map((m: { annotations: Record<string, string> }) => m.annotations['org.opencontainers.image.ref.name']);
+    expect(refs).toEqual(['one:1.0.0', 'one:1.0.1', 'one:1.0.2', 'one:1.0.3', 'one:1.0.4', 'two:2.0.1', 'two:2.0.2', 'two:2.0.3', 'two:2.0.4']);
+    // Each sees the other's tags without being opened again.
+    expect(await first.repository('two').tags()).toEqual(['2.0.1', '2.0.2', '2.0.3', '2.0.4']);
+    expect((await second.repository('one').resolve('1.0.4'))?.digest).toBe(artifact('first-4').root.digest);
+    expect(await readdir(dir)).not.toContain('index.json.lock');
+  });
+
+  it('sees the tags of a layout another writer created after it was opened lazily', async () => {
+    const dir = join(await tmpDir('layout-'), 'later');
+    const lazy = await OciLayout.open(dir, { create: 'lazy' });
+    expect(await lazy.repository('c').tags()).toEqual([]);
+    const other = await OciLayout.open(dir);
+    const x = artifact('other');
+    await copy(x.store, other.repository('c'), x.root, { tag: '1' });
+    await other.close();
+    expect(await lazy.repository('c').tags()).toEqual(['1']);
+    const y = artifact('mine');
+    await copy(y.store, lazy.repository('c'), y.root, { tag: '2' });
+    await lazy.close();
+    const index = JSON.parse(await readFile(join(dir, 'index.json'), 'utf8'));
+    expect(index.manifests.map((m: { annotations: Record<string, string> }) => m.annotations['org.opencontainers.image.ref.name'])).toEqual(['c:1', 'c:2']);
+  });
+
+  it('refuses to overwrite an index.json another writer damaged', async () => {
+    const dir = join(await tmpDir('layout-'), 'oci');
+    const layout = await OciLayout.open(dir);
+    await writeFile(join(dir, 'index.json'), '{"manifests": [');
+    const x = artifact('late');
+    await expect(copy(x.store, layout.repository('c'), x.root, { tag: '1' })).rejects.toThrow(/damaged OCI layout: .*; not overwritten/);
+    expect(await readFile(join(dir, 'index.json'), 'utf8')).toBe('{"manifests": [');
   });
 });
