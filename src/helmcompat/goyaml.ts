@@ -388,17 +388,79 @@ const goPlainScalar = new yaml.Type('tag:chartmirror,2026:go-plain', {
 const mergeType = (yaml as unknown as { types: { merge: yaml.Type } }).types.merge;
 const FAST_SCHEMA = yaml.FAILSAFE_SCHEMA.extend({ implicit: [mergeType, goPlainScalar] });
 
+/** What js-yaml's `listener` option sees of a node when it opens and closes. */
+interface ListenerState {
+  kind: string | null;
+  result: unknown;
+  anchor: string | null;
+}
+
+/**
+ * goyaml's alias budget for a document js-yaml reads: js-yaml shares an aliased node instead of
+ * copying it, but everything that walks the result (and goyaml, in Helm) pays for each copy.
+ * Counts what goyaml's decoder would (each node once, each alias again with everything its
+ * anchor holds, aliases inside included) and refuses the document where goyaml does
+ * ("document contains excessive aliasing"): beyond 400,000 decoded nodes the share that comes
+ * from aliases shrinks from 99% to 10% at 4,000,000, so what a document expands to is bounded
+ * by its own size.
+ */
+class AliasBudget {
+  private readonly open: number[] = [];
+  private readonly sizes = new WeakMap<object, number>();
+  private decodeCount = 1; // the document node
+  private aliasCount = 0;
+
+  readonly listener = (event: string, state: ListenerState): void => {
+    if (event === 'open') {
+      this.open.push(0);
+      return;
+    }
+    const children = this.open.pop() ?? 0;
+    const r = state.result;
+    let size: number;
+    if (state.kind === null && r !== null && r !== undefined) {
+      // An alias: the node itself, then a copy of its anchor's node with everything in it.
+      const target = typeof r === 'object' ? (this.sizes.get(r) ?? 1) : 1;
+      size = 1 + target;
+      this.count(1, 0);
+      this.count(target, target);
+    } else {
+      size = 1 + children;
+      this.count(1, 0);
+      if (state.anchor !== null && r !== null && typeof r === 'object') this.sizes.set(r, size);
+    }
+    if (this.open.length) this.open[this.open.length - 1]! += size;
+  };
+
+  private count(decoded: number, aliased: number): void {
+    this.decodeCount += decoded;
+    this.aliasCount += aliased;
+    if (excessiveAliasing(this.decodeCount, this.aliasCount)) {
+      throw new ChartMirrorError(
+        'INDEX',
+        `yaml: document contains excessive aliasing (its aliases expand it to ${this.decodeCount} nodes and counting, ${this.aliasCount} of them copies; Helm's YAML reader refuses it too)`,
+      );
+    }
+  }
+}
+
+/** An alias (`*name` where a node may start): only then does a document need AliasBudget. */
+const MAY_ALIAS = /(?:^|[\s[{,:-])\*[^\s,\]}]/;
+
 /**
  * parseGoYaml's values (ints as bigint, floats as number, timestamps as strings, YAML 1.1
  * booleans, last duplicate key wins) at js-yaml's own speed, for documents too large for the
  * exact path's per-scalar bookkeeping: a 100,000-version index.yaml. It differs from
  * parseGoYaml only in corners no index uses (explicit tags, float map keys, libyaml's escape
- * quirks), which the index reader does not depend on.
+ * quirks), which the index reader does not depend on. Aliases are held to goyaml's budget
+ * (AliasBudget): a document that expands past it is refused (ChartMirrorError 'INDEX').
  */
 export function parseGoYamlFast(text: string): unknown {
+  const budget = MAY_ALIAS.test(text) ? new AliasBudget() : undefined;
   try {
-    return yaml.load(text, { schema: FAST_SCHEMA, json: true });
+    return yaml.load(text, { schema: FAST_SCHEMA, json: true, ...(budget ? { listener: budget.listener } : {}) } as yaml.LoadOptions);
   } catch (e) {
+    if (e instanceof ChartMirrorError) throw e;
     const err = e as { reason?: string; mark?: { line: number; column: number } };
     const where = err.mark ? ` at line ${err.mark.line + 1}, column ${err.mark.column + 1}` : '';
     throw new ChartMirrorError('CHART', `yaml: ${err.reason ?? (e as Error).message}${where}`);

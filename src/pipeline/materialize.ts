@@ -41,6 +41,8 @@ export interface Materialized {
   images?: FoundImage[];
   /** Images: the digest at the source, when the copy's root differs (a platform subset). */
   sourceDigest?: string;
+  /** Charts: the tag to push under when it is not the plan's (see PreparedChart.tag). */
+  tag?: string;
 }
 
 /** Turns a job into content; each kind of origin has one. */
@@ -97,6 +99,7 @@ export function indexMaterializer(
       archiveSize: prepared.archive.length,
       warnings: [...prepared.warnings, ...found.warnings],
       ...(found.images ? { images: found.images } : {}),
+      ...(prepared.tag ? { tag: prepared.tag } : {}),
     };
   };
 }

@@ -67,7 +67,8 @@ export function parseIndex(bytes: Buffer, what: string): ParsedIndex {
           acc.addEntries(doc.entries);
         }
       });
-    } catch {
+    } catch (e) {
+      if (e instanceof ChartMirrorError && e.code === 'INDEX') throw e; // refused: reading it whole changes nothing
       // Not as regular as it looked: read it whole, which also gives the right error message.
     }
   }
@@ -75,6 +76,7 @@ export function parseIndex(bytes: Buffer, what: string): ParsedIndex {
   try {
     doc = parseGoYamlFast(text);
   } catch (e) {
+    if (e instanceof ChartMirrorError && e.code === 'INDEX') throw new ChartMirrorError('INDEX', `${what}: index.yaml refused: ${e.message}`);
     throw new ChartMirrorError('INDEX', `${what}: index.yaml is not valid YAML: ${(e as Error).message}`);
   }
   return fromDocument(doc, what, (acc, entries) => acc.addEntries(entries));
@@ -96,7 +98,12 @@ function fromDocument(
   if (rawEntries !== undefined && rawEntries !== null && (typeof rawEntries !== 'object' || Array.isArray(rawEntries))) {
     throw new ChartMirrorError('INDEX', `${what}: index.yaml "entries" is not a mapping`);
   }
-  fill(acc, rawEntries);
+  try {
+    fill(acc, rawEntries);
+  } catch (e) {
+    if (e instanceof IndexRefusal) throw new ChartMirrorError('INDEX', `${what}: index.yaml refused: ${e.message}`);
+    throw e;
+  }
   const warnings: string[] = [];
   if (!apiVersion) warnings.push('index.yaml has no apiVersion (Helm refuses such an index)');
   if (acc.unknownKeys.size > 0) {
@@ -105,6 +112,9 @@ function fromDocument(
   }
   return { apiVersion, entries: acc.entries, problems: acc.problems, warnings };
 }
+
+/** Something in an entry that makes the whole index unusable (Helm refuses it too). */
+class IndexRefusal extends Error {}
 
 /** Entries, problems and unknown keys, gathered one chart at a time. */
 class IndexAccumulator {
@@ -138,7 +148,17 @@ class IndexAccumulator {
       const lk = k.toLowerCase();
       if (!METADATA_KEYS.has(lk) && !ENTRY_EXTRA_KEYS.has(lk)) this.noteUnknown(`${key}[].${k}`);
     }
-    const versionLabel = scalarString(fieldCI(r, 'version')) ?? '';
+    const rawVersion = fieldCI(r, 'version');
+    if (typeof rawVersion === 'number' || typeof rawVersion === 'bigint' || typeof rawVersion === 'boolean') {
+      // Helm cannot read such an index at all ("cannot unmarshal number into Go struct field
+      // ChartVersion.entries.version of type string"), and the text (1.10? 1.1?) is lost.
+      const chart = scalarString(fieldCI(r, 'name')) || key;
+      throw new IndexRefusal(
+        `chart "${chart}" has version ${scalarString(rawVersion)} as a YAML ${typeof rawVersion === 'boolean' ? 'boolean' : 'number'}, not a string, ` +
+          `which Helm refuses for the whole index (its text, such as 1.10 read as 1.1, cannot be told); quote it in index.yaml, e.g. version: "1.10"`,
+      );
+    }
+    const versionLabel = scalarString(rawVersion) ?? '';
     let md: ChartMetadata;
     try {
       md = entryMetadata(r);
