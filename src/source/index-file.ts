@@ -197,7 +197,31 @@ function detach<T extends string | undefined>(s: T): T {
 
 /** Anchors, aliases, tags, merge keys, document markers: structure a line scan cannot follow. */
 const IRREGULAR = /(?:^|[\s[{,])[&*!][^\s,\]}]|<<\s*:|^(?:---|\.\.\.|%)/m;
-const CHART_KEY = /^([^\s#'"\-{[][^:#]*|"[^"]*"|'[^']*')\s*:\s*(?:#.*)?$/;
+/**
+ * A `<chart>:` line of the entries block (nothing after the colon but blanks or a comment):
+ * the key as written, or undefined. A scan, not a regular expression: `[^:#]*\s*:` backtracks
+ * quadratically over a long run of spaces.
+ */
+function chartKey(line: string): string | undefined {
+  const first = line[0];
+  let end: number;
+  if (first === '"' || first === "'") {
+    end = line.indexOf(first, 1);
+    if (end < 0) return undefined;
+    end++;
+  } else {
+    if (first === undefined || /[\s#'"\-{[]/.test(first)) return undefined;
+    end = 0;
+    while (end < line.length && line[end] !== ':' && line[end] !== '#') end++;
+    if (line[end] !== ':') return undefined;
+  }
+  let i = end;
+  while (i < line.length && /\s/.test(line[i]!)) i++;
+  if (line[i] !== ':') return undefined;
+  i++;
+  while (i < line.length && /\s/.test(line[i]!)) i++;
+  return i === line.length || line[i] === '#' ? line.slice(0, end) : undefined;
+}
 
 /**
  * Split an index written the way `helm repo index` and ChartMuseum write it (block style,
@@ -233,10 +257,11 @@ export function splitEntries(text: string): { head: string; charts: Iterable<str
       if (keyIndent < 0) keyIndent = indent;
       if (indent < keyIndent) return undefined;
       if (indent === keyIndent && !(c === '-' && /^- |^-$/.test(text.slice(pos + indent, pos + indent + 2)))) {
-        const key = CHART_KEY.exec(text.slice(pos + indent, lineEnd).replace(/\r$/, ''));
-        if (!key) return undefined;
-        if (seen.has(key[1]!)) return undefined; // a duplicate chart key: YAML's last-wins needs the whole document
-        seen.add(key[1]!);
+        const raw = text.slice(pos + indent, lineEnd);
+        const key = chartKey(raw.endsWith('\r') ? raw.slice(0, -1) : raw);
+        if (key === undefined) return undefined;
+        if (seen.has(key)) return undefined; // a duplicate chart key: YAML's last-wins needs the whole document
+        seen.add(key);
         starts.push(pos);
       } else if (starts.length === 0) {
         return undefined;
