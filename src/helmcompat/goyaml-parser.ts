@@ -33,7 +33,6 @@ import {
   T_VALUE,
   T_VERSION_DIRECTIVE,
   type Mark,
-  type Token,
 } from './goyaml-scanner.js';
 
 // Event types.
@@ -448,7 +447,7 @@ class EventParser {
   }
 
   private parseFlowSequenceEntryMappingValue(): YamlEvent {
-    let token: Token = this.s.peek();
+    const token = this.s.peek();
     if (token.type === T_VALUE) {
       this.s.skipToken();
       const next = this.s.peek();
@@ -457,7 +456,6 @@ class EventParser {
         return this.parseNode(false, false);
       }
       // Go shadows `token` inside the if: the empty scalar below takes the VALUE token's mark.
-      token = token as Token;
     }
     this.state = P_FLOW_SEQUENCE_ENTRY_MAPPING_END;
     return emptyScalar(token.start);
