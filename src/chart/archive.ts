@@ -12,7 +12,6 @@ import { ChartMirrorError } from '../errors.js';
 import { filepathExt, pathClean } from '../helmcompat/gopath.js';
 import { detectContentType } from '../helmcompat/gosniff.js';
 import { isDir, TarError, TarReader, type ByteSource } from '../helmcompat/gotar.js';
-import { yamlSourceText } from '../helmcompat/goyaml.js';
 import { GzipError, GzipReader } from '../helmcompat/gzip.js';
 import { checkLockYaml, checkValuesYaml, decodeInto, validateMetadata, type ChartMetadata } from './metadata.js';
 
@@ -158,12 +157,6 @@ async function readArchiveFiles(tgz: Uint8Array): Promise<BufferedFile[]> {
 // ---------------------------------------------------------------------------------------------
 // LoadFiles
 
-function yamlText(data: Buffer, what: string): string {
-  const text = yamlSourceText(data);
-  if (text === undefined) throw chartError(`cannot load ${what}: error converting YAML to JSON: yaml: invalid UTF-8`);
-  return text;
-}
-
 interface Loaded {
   metadata: ChartMetadata;
   chartYamlMtime?: Date;
@@ -176,7 +169,7 @@ async function loadFiles(files: BufferedFile[], keep: boolean, dirName?: string)
   for (const f of files) {
     if (f.name !== 'Chart.yaml') continue;
     md ??= {};
-    decodeInto(md, yamlText(f.data!, 'Chart.yaml'), 'Chart.yaml');
+    decodeInto(md, f.data!, 'Chart.yaml');
     if (!md.apiVersion) md.apiVersion = 'v1';
     chartYamlMtime = f.mtime;
   }
@@ -185,14 +178,14 @@ async function loadFiles(files: BufferedFile[], keep: boolean, dirName?: string)
     const name = f.name;
     if (name === 'Chart.yaml') continue;
     if (name === 'Chart.lock') {
-      checkLockYaml(yamlText(f.data!, name), name);
+      checkLockYaml(f.data!, name);
     } else if (name === 'values.yaml') {
-      checkValuesYaml(yamlText(f.data!, name));
+      checkValuesYaml(f.data!);
     } else if (name === 'requirements.yaml') {
       md ??= {};
-      decodeInto(md, yamlText(f.data!, name), name);
+      decodeInto(md, f.data!, name);
     } else if (name === 'requirements.lock') {
-      checkLockYaml(yamlText(f.data!, name), name);
+      checkLockYaml(f.data!, name);
       md ??= {};
     } else if (name.startsWith('charts/')) {
       if (filepathExt(name) === '.prov') continue;

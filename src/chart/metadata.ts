@@ -137,11 +137,11 @@ function chartError(msg: string, cause?: unknown): ChartMirrorError {
  * case-insensitive keys (exact preferred; keys applied in bytewise-sorted order), null leaves
  * strings and bools unchanged and clears slices and maps, maps merge, slices are decoded into
  * their existing elements, numbers/bools become strings for string fields, any type mismatch
- * throws ChartMirrorError('CHART', 'cannot load <what>: ...'). A raw U+2028/U+2029 (a line
- * break to YAML 1.1 whose effect on content we do not reproduce) is refused.
+ * throws ChartMirrorError('CHART', 'cannot load <what>: ...'). `yaml` is the file's bytes (a
+ * string is read as UTF-8).
  */
-export function decodeInto(md: ChartMetadata, yamlText: string, what: string): void {
-  unmarshalYaml(md as Record<string, unknown>, METADATA_TYPE, yamlText, `cannot load ${what}`, true);
+export function decodeInto(md: ChartMetadata, yaml: Uint8Array | string, what: string): void {
+  unmarshalYaml(md as Record<string, unknown>, METADATA_TYPE, yaml, `cannot load ${what}`);
 }
 
 /**
@@ -153,8 +153,8 @@ export function decodeValueInto(md: ChartMetadata, value: unknown, what: string)
 }
 
 /** Decode a Chart.lock / requirements.lock as Helm does (only success matters). */
-export function checkLockYaml(yamlText: string, what: string): void {
-  unmarshalYaml({}, LOCK_TYPE, yamlText, `cannot load ${what}`);
+export function checkLockYaml(yaml: Uint8Array | string, what: string): void {
+  unmarshalYaml({}, LOCK_TYPE, yaml, `cannot load ${what}`);
 }
 
 /**
@@ -162,12 +162,13 @@ export function checkLockYaml(yamlText: string, what: string): void {
  * only; Helm 4 (LoadValues) splits the file on `---` lines (rejecting anything but a comment
  * after them) and decodes every document. A chart must satisfy both to be usable by both.
  */
-export function checkValuesYaml(yamlText: string): void {
+export function checkValuesYaml(yaml: Uint8Array | string): void {
   const context = 'cannot load values.yaml';
-  unmarshalYaml({}, VALUES_TYPE, yamlText, context);
-  let docs: string[];
+  const bytes = typeof yaml === 'string' ? Buffer.from(yaml, 'utf8') : yaml;
+  unmarshalYaml({}, VALUES_TYPE, bytes, context);
+  let docs: Uint8Array[];
   try {
-    docs = splitYamlDocuments(yamlText);
+    docs = splitYamlDocuments(bytes);
   } catch (e) {
     if (e instanceof YamlReaderError) throw chartError(`${context}: error reading yaml document: ${e.message}`, e);
     throw e;

@@ -117,7 +117,7 @@ export function decodeClearSigned(data: Buffer): ClearSigned {
  * openpgp.js ignores it).
  */
 function decodeSignatureArmor(armored: string): Buffer {
-  const lines = armored.split('\n').map((l) => l.replace(/[ \t\r]+$/, ''));
+  const lines = armored.split('\n').map(trimRightArmor);
   let i = 1; // lines[0] is the BEGIN line
   while (i < lines.length && lines[i] !== '') {
     if (!lines[i].includes(':')) break; // no blank line after the headers: tolerated, as in Go
@@ -147,6 +147,17 @@ function decodeSignatureArmor(armored: string): Buffer {
     }
   }
   return bytes;
+}
+
+/** A line without its trailing spaces, tabs and CRs (a scan, linear however long the run is). */
+function trimRightArmor(l: string): string {
+  let end = l.length;
+  while (end > 0) {
+    const c = l.charCodeAt(end - 1);
+    if (c !== 0x20 && c !== 0x09 && c !== 0x0d) break;
+    end--;
+  }
+  return l.slice(0, end);
 }
 
 function crc24(data: Uint8Array): number {

@@ -83,13 +83,28 @@ function zeroOf(t: GoType): unknown {
   }
 }
 
-function jsonToAny(j: JsonValue): unknown {
-  if (j === null || typeof j !== 'object') return j;
-  if (j instanceof JsonNumber) return Number(j.text); // float64
-  if (Array.isArray(j)) return j.map(jsonToAny);
-  const o: Record<string, unknown> = {};
-  for (const [k, v] of j) defineOwn(o, k, jsonToAny(v));
-  return o;
+/** JSON into interface{}: numbers float64. Iterative: the value may be nested 10,000 deep. */
+function jsonToAny(root: JsonValue): unknown {
+  let result: unknown;
+  const work: Array<{ j: JsonValue; put: (x: unknown) => void }> = [{ j: root, put: (x) => (result = x) }];
+  while (work.length) {
+    const { j, put } = work.pop()!;
+    if (j === null || typeof j !== 'object') put(j);
+    else if (j instanceof JsonNumber) put(Number(j.text)); // float64
+    else if (Array.isArray(j)) {
+      const a = new Array<unknown>(j.length).fill(null);
+      put(a);
+      j.forEach((x, i) => work.push({ j: x, put: (y) => (a[i] = y) }));
+    } else {
+      const o: Record<string, unknown> = {};
+      put(o);
+      for (const [k, v] of j) {
+        defineOwn(o, k, null);
+        work.push({ j: v, put: (y) => defineOwn(o, k, y) });
+      }
+    }
+  }
+  return result;
 }
 
 function decodeValue(j: JsonValue, t: GoType, cur: unknown, ctx: Ctx): unknown {

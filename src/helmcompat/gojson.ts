@@ -89,31 +89,64 @@ export function goSortedKeys(obj: object): string[] {
  * nil (null), float64 (number) and int64 (bigint). Object keys are sorted by UTF-8 bytes;
  * properties whose value is `undefined` are left out. NaN and ±Inf throw, as in Go.
  */
-export function goMarshal(value: unknown): string {
-  if (value === null || value === undefined) return 'null';
-  switch (typeof value) {
-    case 'string':
-      return goJsonString(value);
-    case 'boolean':
-      return value ? 'true' : 'false';
-    case 'number':
-      return goJsonFloat64(value);
-    case 'bigint':
-      return value.toString();
-    case 'object':
-      break;
-    default:
-      throw new TypeError(`json: unsupported type: ${typeof value}`);
+export function goMarshal(root: unknown): string {
+  // Iterative (an explicit stack of pending text and values): import-values may be nested
+  // 10,000 deep, deeper than JS recursion goes.
+  const out: string[] = [];
+  const work: unknown[] = [root];
+  const TEXT = Symbol('text');
+  while (work.length) {
+    const value = work.pop();
+    if (value !== null && typeof value === 'object' && (value as { [TEXT]?: string })[TEXT] !== undefined) {
+      out.push((value as { [TEXT]: string })[TEXT]);
+      continue;
+    }
+    const text = (t: string) => ({ [TEXT]: t });
+    if (value === null || value === undefined) {
+      out.push('null');
+      continue;
+    }
+    switch (typeof value) {
+      case 'string':
+        out.push(goJsonString(value));
+        continue;
+      case 'boolean':
+        out.push(value ? 'true' : 'false');
+        continue;
+      case 'number':
+        out.push(goJsonFloat64(value));
+        continue;
+      case 'bigint':
+        out.push(value.toString());
+        continue;
+      case 'object':
+        break;
+      default:
+        throw new TypeError(`json: unsupported type: ${typeof value}`);
+    }
+    const pending: unknown[] = [];
+    if (Array.isArray(value)) {
+      pending.push(text('['));
+      value.forEach((v, i) => {
+        if (i > 0) pending.push(text(','));
+        pending.push(v);
+      });
+      pending.push(text(']'));
+    } else {
+      const obj = value as Record<string, unknown>;
+      pending.push(text('{'));
+      let first = true;
+      for (const k of goSortedKeys(obj)) {
+        const v = obj[k];
+        if (v === undefined) continue;
+        pending.push(text((first ? '' : ',') + goJsonString(k) + ':'), v);
+        first = false;
+      }
+      pending.push(text('}'));
+    }
+    for (let i = pending.length - 1; i >= 0; i--) work.push(pending[i]);
   }
-  if (Array.isArray(value)) return '[' + value.map((v) => goMarshal(v)).join(',') + ']';
-  const obj = value as Record<string, unknown>;
-  const parts: string[] = [];
-  for (const k of goSortedKeys(obj)) {
-    const v = obj[k];
-    if (v === undefined) continue;
-    parts.push(goJsonString(k) + ':' + goMarshal(v));
-  }
-  return '{' + parts.join(',') + '}';
+  return out.join('');
 }
 
 /**

@@ -26,7 +26,9 @@ export function pathClean(p: string): string {
 /** Go path.Base (filepath.Base on Linux). */
 export function pathBase(p: string): string {
   if (p === '') return '.';
-  let s = p.replace(/\/+$/, '');
+  let end = p.length;
+  while (end > 0 && p.charCodeAt(end - 1) === 0x2f) end--; // trailing slashes, in linear time
+  let s = p.slice(0, end);
   if (s === '') return '/';
   const i = s.lastIndexOf('/');
   if (i >= 0) s = s.slice(i + 1);

@@ -77,11 +77,15 @@ export function goIsSpace(cp: number): boolean {
   return cp === 0x1680 || (cp >= 0x2000 && cp <= 0x200a) || cp === 0x2028 || cp === 0x2029 || cp === 0x202f || cp === 0x205f || cp === 0x3000;
 }
 
-// The goIsSpace set as a character class.
-const GO_SPACE = '[\\t\\n\\v\\f\\r \\u0085\\u00a0\\u1680\\u2000-\\u200a\\u2028\\u2029\\u202f\\u205f\\u3000]';
-const GO_TRIM = new RegExp(`^${GO_SPACE}+|${GO_SPACE}+$`, 'g');
-
-/** Go strings.TrimSpace: trims unicode.IsSpace runes (JS trim() would also trim U+FEFF). */
+/**
+ * Go strings.TrimSpace: trims unicode.IsSpace runes (JS trim() would also trim U+FEFF). A scan
+ * from each end, linear whatever the text (a `\s+$` regular expression is quadratic on a long
+ * run of spaces followed by something else).
+ */
 export function goTrimSpace(s: string): string {
-  return s.replace(GO_TRIM, '');
+  let start = 0;
+  let end = s.length;
+  while (start < end && goIsSpace(s.charCodeAt(start))) start++;
+  while (end > start && goIsSpace(s.charCodeAt(end - 1))) end--;
+  return s.slice(start, end);
 }

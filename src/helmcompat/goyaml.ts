@@ -1,20 +1,19 @@
 /**
- * gopkg.in/yaml.v2 `Unmarshal(text, &interface{})`, the YAML 1.1 reader under Helm's
+ * gopkg.in/yaml.v2 `Unmarshal(bytes, &interface{})`, the YAML 1.1 reader under Helm's
  * sigs.k8s.io/yaml: v2.4.0 as forked into sigs.k8s.io/yaml/goyaml.v2 (sigs.k8s.io/yaml v1.4.0,
- * Helm 3.17.3) and go.yaml.in/yaml/v2 v2.4.3 (sigs.k8s.io/yaml v1.6.0, Helm 4.1.4). Mirrored:
- * decode.go (aliases, merges, excessive-aliasing limits, "last key wins"), resolve.go (plain
- * scalar resolution, YAML 1.1 booleans, timestamps), and what libyaml's readerc.go and
- * scannerc.go refuse (control characters, YAML 1.1's escapes, `%YAML` other than 1.1).
+ * Helm 3.17.3) and go.yaml.in/yaml/v2 v2.4.3 (sigs.k8s.io/yaml v1.6.0, Helm 4.1.4), the same
+ * code. The syntax is libyaml's, ported in goyaml-scanner.ts (readerc.go, scannerc.go) and
+ * goyaml-parser.ts (parserc.go, the node tree); this module is decode.go for an interface{}
+ * target (aliases, merges, excessive-aliasing limits, "last key wins") and resolve.go (plain
+ * scalar resolution, YAML 1.1 booleans, timestamps kept as strings, int64/uint64 exact as
+ * bigint).
  *
- * js-yaml only does the syntax. Its `listener` hook wraps every scalar in a `GoScalar` that
- * remembers its style and tag, and every alias in an `AliasRef`; wrappers stringify to unique
- * ids so mapping keys never collide inside js-yaml. The wrapped tree is then decoded with
- * goyaml v2's own rules: `resolve()` for plain scalars, document-order "last key wins"
- * (including `<<` merges, which v2 applies in place), timestamps kept as strings, int64/uint64
- * exact (bigint), the alias-expansion limits, and the decode errors v2 raises.
+ * parseGoYamlFast (index.yaml) is js-yaml with goyaml's scalar resolution, for speed.
  */
 import yaml from 'js-yaml';
 import { ChartMirrorError } from '../errors.js';
+import { GoYamlError, N_ALIAS, N_DOCUMENT, N_MAPPING, N_SCALAR, N_SEQUENCE, parseFirstDocument, type YamlNode } from './goyaml-parser.js';
+import { codePointsToString, LibyamlError } from './goyaml-scanner.js';
 import { goParseFloat, goParseInt0, goParseUint0, parseDigits } from './gostrconv.js';
 import { daysIn } from './gotime.js';
 
@@ -73,208 +72,6 @@ function fail(msg: string): never {
 
 function shortTag(tag: string): string {
   return tag.startsWith(YAML_TAG) ? '!!' + tag.slice(YAML_TAG.length) : tag;
-}
-
-// ---------------------------------------------------------------------------------------------
-// js-yaml pass: syntax only, every scalar and alias wrapped
-
-class GoScalar {
-  id = -1;
-  /** `?` plain, `null` quoted or block, `!` non-specific, else the explicit (long) tag. */
-  constructor(
-    readonly value: string,
-    readonly tag: string | null,
-  ) {}
-  get [Symbol.toStringTag](): string {
-    return 'GoScalar';
-  }
-  toString(): string {
-    return String(this.id);
-  }
-}
-
-class AliasRef {
-  id = -1;
-  constructor(readonly target: unknown) {}
-  get [Symbol.toStringTag](): string {
-    return 'GoAlias';
-  }
-  toString(): string {
-    return String(this.id);
-  }
-}
-
-// Tags are interpreted by the decoder below, never by js-yaml: accept any tag on any node.
-const anyTag = (kind: 'scalar' | 'sequence' | 'mapping') =>
-  new yaml.Type('', { kind, multi: true, construct: (data: unknown) => (kind === 'scalar' ? (data ?? '') : data) });
-const SCHEMA = new yaml.Schema({ explicit: [anyTag('scalar'), anyTag('sequence'), anyTag('mapping')] });
-
-/**
- * Every wrapper of one parse, by id. Keys stringify to their id: integer-like property names
- * keep js-yaml's objects fast (no hidden class per object) and iterate in ascending order,
- * which is document order since ids are handed out as nodes close.
- */
-class Registry {
-  private readonly items: Array<GoScalar | AliasRef> = [];
-  add(w: GoScalar | AliasRef): void {
-    w.id = this.items.length;
-    this.items.push(w);
-  }
-  get(key: string): GoScalar | AliasRef | undefined {
-    const w = /^(?:0|[1-9][0-9]*)$/.test(key) ? this.items[Number(key)] : undefined;
-    return w && String(w) === key ? w : undefined;
-  }
-}
-
-interface ListenerState {
-  input: string;
-  position: number;
-  result: unknown;
-  kind: string | null;
-  tag: string | null;
-  anchor: string | null;
-  anchorMap: Record<string, unknown>;
-}
-
-const LONE_SURROGATE = /[\ud800-\udbff](?![\udc00-\udfff])|(?:^|[^\ud800-\udbff])[\udc00-\udfff]/;
-const MERGE_MARKER = '!chartmirror-merge';
-
-/**
- * js-yaml stringifies a sequence key by joining its elements, so `? [a]` would look like the
- * key `a`: remember which wrappers are sequence elements, they can never be keys themselves.
- */
-const IN_SEQUENCE = Symbol('inSequence');
-
-function listener(registry: Registry) {
-  const starts: number[] = [];
-  return (event: string, state: ListenerState): void => {
-    if (event === 'open') {
-      starts.push(state.position);
-      return;
-    }
-    const start = starts.pop() ?? 0;
-    const r = state.result;
-    if (typeof r === 'string' && state.kind === 'scalar') checkDoubleQuoted(state.input, start, state.position);
-    if (Array.isArray(r)) {
-      for (const x of r) if (x instanceof GoScalar || x instanceof AliasRef) (x as unknown as Record<symbol, boolean>)[IN_SEQUENCE] = true;
-    }
-    let wrapped: GoScalar | AliasRef | undefined;
-    if (typeof r === 'string') {
-      if (LONE_SURROGATE.test(r)) fail('found invalid Unicode character escape code');
-      wrapped = new GoScalar(r, state.tag);
-      if (state.tag === MERGE) state.tag = MERGE_MARKER; // keep js-yaml from merging itself
-    } else if (r === null) {
-      // An empty node: null unless it carries an explicit or non-specific tag.
-      if (state.tag !== null && state.tag !== '?') wrapped = new GoScalar('', state.tag);
-    } else if (state.kind === null) {
-      wrapped = new AliasRef(r instanceof AliasRef ? r.target : r);
-    }
-    if (!wrapped) return;
-    registry.add(wrapped);
-    state.result = wrapped;
-    if (state.anchor !== null && wrapped instanceof GoScalar) state.anchorMap[state.anchor] = wrapped;
-  };
-}
-
-/**
- * libyaml's double-quoted escapes are YAML 1.1's: no `\/` (js-yaml takes it), `\'` allowed
- * (js-yaml refuses it, see firstDocument), and no surrogate code points from \u or \U (js-yaml
- * pairs them). The scalar's raw text runs from the first `"` after the node start to `end`.
- */
-function checkDoubleQuoted(input: string, start: number, end: number): void {
-  let i = start;
-  for (;;) {
-    const c = input[i];
-    if (c === ' ' || c === '\t' || c === '\n' || c === '\r') i++;
-    else if (c === '#') while (i < end && input[i] !== '\n') i++;
-    else if (c === '!' || c === '&') while (i < end && !/[\s,\[\]{}]/.test(input[i])) i++;
-    else break;
-    if (i >= end) return;
-  }
-  if (input[i] !== '"') return;
-  for (let j = i + 1; j < end - 1; j++) {
-    if (input[j] !== '\\') continue;
-    const e = input[j + 1];
-    if (e === '/') fail('found unknown escape character');
-    const hex = e === 'u' ? 4 : e === 'U' ? 8 : e === 'x' ? 2 : 0;
-    if (hex) {
-      const v = parseInt(input.slice(j + 2, j + 2 + hex), 16);
-      if (e !== 'x' && ((v >= 0xd800 && v <= 0xdfff) || v > 0x10ffff)) fail('found invalid Unicode character escape code');
-    }
-    j += 1 + hex;
-  }
-}
-
-/** libyaml's reader: only these characters may appear in a YAML stream. */
-const NOT_ALLOWED = /[^\t\n\r\x20-\x7e\x85\xa0-\ud7ff\ue000-\ufffd\u{10000}-\u{10ffff}]/u;
-
-/** goyaml v2 (old libyaml) accepts only `%YAML 1.1` among version directives. */
-function checkDirectives(text: string): void {
-  for (let pos = 0; pos < text.length; ) {
-    const nl = text.indexOf('\n', pos);
-    const line = text.slice(pos, nl < 0 ? text.length : nl);
-    pos = nl < 0 ? text.length : nl + 1;
-    if (/^\s*$/.test(line) || line.startsWith('#')) continue;
-    if (!line.startsWith('%')) return;
-    const m = /^%YAML[ \t]+(\d+)\.(\d+)/.exec(line);
-    if (m && (m[1] !== '1' || m[2] !== '1')) fail('found incompatible YAML document');
-  }
-}
-
-/** Only the first document counts, as in goyaml's Unmarshal. */
-function firstDocument(input: string, registry: Registry): unknown {
-  if (NOT_ALLOWED.test(input)) fail('control characters are not allowed');
-  checkDirectives(input);
-  let text = input.replace(/^\ufeff/, '');
-  for (let attempt = 0; ; attempt++) {
-    const r = loadFirst(text, registry);
-    if (!(r instanceof EscapedQuote)) return r.value;
-    // libyaml takes `\'` in double-quoted scalars (a plain quote); js-yaml refuses it.
-    if (attempt >= 10000) fail('too many escaped quotes');
-    text = text.slice(0, r.pos - 1) + text.slice(r.pos);
-  }
-}
-
-class EscapedQuote {
-  constructor(readonly pos: number) {}
-}
-
-function loadDocs(text: string, registry: Registry): { value: unknown } {
-  const opts = { schema: SCHEMA, json: true, listener: listener(registry) } as unknown as yaml.LoadOptions;
-  const docs = yaml.loadAll(text, undefined, opts) as unknown[];
-  return { value: docs.length ? docs[0] : null };
-}
-
-function loadFirst(text: string, registry: Registry): { value: unknown } | EscapedQuote {
-  try {
-    return loadDocs(text, registry);
-  } catch (e) {
-    if (!(e instanceof yaml.YAMLException)) throw e;
-    const pos = e.mark?.position ?? -1;
-    if (e.reason === 'unknown escape sequence' && text[pos] === "'" && text[pos - 1] === '\\') return new EscapedQuote(pos);
-    // goyaml never parses past the first document: retry on the text before the marker that
-    // ends it (a `---` after content or after the opening `---`, or any `...`).
-    const re = /^(?:---|\.\.\.)(?=[ \t\r\n]|$)/gm;
-    let cut = -1;
-    let opened = false;
-    for (let m = re.exec(text); m && m.index < pos; m = re.exec(text)) {
-      const before = text.slice(0, m.index).replace(/^(?:%|#).*$/gm, '');
-      if (m[0] === '...' || opened || /\S/.test(before.replace(/^---.*$/gm, ''))) {
-        cut = m[0] === '...' ? m.index + 3 : m.index;
-        break;
-      }
-      opened = true;
-    }
-    if (cut > 0) {
-      try {
-        return loadDocs(text.slice(0, cut), registry);
-      } catch {
-        /* report the original error */
-      }
-    }
-    const line = e.mark ? ` line ${e.mark.line + 1}:` : '';
-    throw new YamlError(`yaml:${line} ${e.reason ?? e.message}`);
-  }
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -357,154 +154,219 @@ function resolveInner(tag: string, input: string): [string, GoValue] {
   return [STR, input];
 }
 
-function isMergeKey(k: unknown): boolean {
-  return k instanceof GoScalar && k.value === '<<' && (k.tag === '?' || k.tag === '!' || k.tag === MERGE);
+// ---------------------------------------------------------------------------------------------
+// decode.go: the node tree into interface{}
+
+function isMerge(n: YamlNode): boolean {
+  return n.kind === N_SCALAR && n.value === '<<' && (n.implicit || n.tag === MERGE);
+}
+
+/**
+ * Go `string(bytes)` as Go's encoding/json writes it: one U+FFFD per byte that does not start a
+ * valid UTF-8 sequence (utf8.DecodeRune's (RuneError, 1)), not one per maximal subpart as
+ * TextDecoder and Buffer do. sigs.k8s.io/yaml marshals every string to JSON, so this is what
+ * Helm's structs receive from a `!!binary` value.
+ */
+export function goBytesToString(b: Uint8Array): string {
+  const cps: number[] = [];
+  let i = 0;
+  while (i < b.length) {
+    const c0 = b[i]!;
+    if (c0 < 0x80) {
+      cps.push(c0);
+      i++;
+      continue;
+    }
+    let size = 0;
+    let lo = 0x80;
+    let hi = 0xbf;
+    if (c0 >= 0xc2 && c0 <= 0xdf) size = 2;
+    else if (c0 >= 0xe0 && c0 <= 0xef) {
+      size = 3;
+      if (c0 === 0xe0) lo = 0xa0;
+      else if (c0 === 0xed) hi = 0x9f;
+    } else if (c0 >= 0xf0 && c0 <= 0xf4) {
+      size = 4;
+      if (c0 === 0xf0) lo = 0x90;
+      else if (c0 === 0xf4) hi = 0x8f;
+    }
+    let ok = size > 0 && i + size <= b.length;
+    for (let k = 1; ok && k < size; k++) {
+      const c = b[i + k]!;
+      if (k === 1 ? c < lo || c > hi : c < 0x80 || c > 0xbf) ok = false;
+    }
+    if (!ok) {
+      cps.push(0xfffd);
+      i++;
+      continue;
+    }
+    let v = size === 2 ? c0 & 0x1f : size === 3 ? c0 & 0x0f : c0 & 0x07;
+    for (let k = 1; k < size; k++) v = (v << 6) | (b[i + k]! & 0x3f);
+    cps.push(v);
+    i += size;
+  }
+  return codePointsToString(cps);
 }
 
 function base64Decode(s: string): string {
   // Go's StdEncoding: padding required, '\r' and '\n' ignored.
-  const t = s.replace(/[\r\n]/g, '');
+  let t = '';
+  for (const ch of s) if (ch !== '\r' && ch !== '\n') t += ch;
   if (t.length % 4 !== 0 || !/^[A-Za-z0-9+/]*={0,2}$/.test(t)) fail('!!binary value contains invalid base64 data');
-  return Buffer.from(t, 'base64').toString('utf8');
+  return goBytesToString(Buffer.from(t, 'base64'));
 }
 
 const ALIAS_RATIO_LOW = 400000;
 const ALIAS_RATIO_HIGH = 4000000;
 
+/** decode.go allowedAliasRatio. */
+export function allowedAliasRatio(decodeCount: number): number {
+  if (decodeCount <= ALIAS_RATIO_LOW) return 0.99;
+  if (decodeCount >= ALIAS_RATIO_HIGH) return 0.1;
+  return 0.99 - (0.89 * (decodeCount - ALIAS_RATIO_LOW)) / (ALIAS_RATIO_HIGH - ALIAS_RATIO_LOW);
+}
+
+/** decode.go's check in unmarshal(): true when the document must be refused. */
+export function excessiveAliasing(decodeCount: number, aliasCount: number): boolean {
+  return aliasCount > 100 && decodeCount > 1000 && aliasCount / decodeCount > allowedAliasRatio(decodeCount);
+}
+
+/** A request from a decoding step to decode `node` (into the map `into`, for merges). */
+type Req = { node: YamlNode; into?: GoMap };
+type Step = Generator<Req, GoValue, GoValue>;
+
+/**
+ * goyaml v2's decoder for an `interface{}` target: the same visits in the same order, so the
+ * same decode and alias counts ("document contains excessive aliasing"), merges applied in
+ * place (v2: a `<<` overrides the keys before it, later keys override it), "last key wins".
+ * Go recurses; each step here is a generator run from an explicit stack, so aliases of deep
+ * nodes cost no JS call depth.
+ */
 class Decoder {
   private decodeCount = 0;
   private aliasCount = 0;
   private aliasDepth = 0;
-  private readonly active = new Set<AliasRef>();
+  private readonly active = new Set<YamlNode>();
 
-  constructor(private readonly registry: Registry) {}
+  decode(root: YamlNode): GoValue {
+    const stack: Step[] = [this.unmarshal({ node: root })];
+    let input: GoValue = null;
+    while (stack.length) {
+      const r = stack[stack.length - 1]!.next(input);
+      if (r.done) {
+        stack.pop();
+        input = r.value;
+      } else {
+        stack.push(this.unmarshal(r.value));
+        input = null;
+      }
+    }
+    return input;
+  }
 
   private count(): void {
     this.decodeCount++;
     if (this.aliasDepth > 0) this.aliasCount++;
-    if (this.aliasCount > 100 && this.decodeCount > 1000) {
-      const d = this.decodeCount;
-      const allowed = d <= ALIAS_RATIO_LOW ? 0.99 : d >= ALIAS_RATIO_HIGH ? 0.1 : 0.99 - (0.89 * (d - ALIAS_RATIO_LOW)) / (ALIAS_RATIO_HIGH - ALIAS_RATIO_LOW);
-      if (this.aliasCount / d > allowed) fail('document contains excessive aliasing');
-    }
+    if (excessiveAliasing(this.decodeCount, this.aliasCount)) fail('document contains excessive aliasing');
   }
 
-  decode(raw: unknown): GoValue {
+  /** A scalar child, decoded in place (most nodes are scalars: no generator for them). */
+  private scalarChild(n: YamlNode): GoValue {
     this.count();
-    if (raw === null || raw === undefined) return null;
-    if (raw instanceof GoScalar) return this.scalar(raw);
-    if (raw instanceof AliasRef) return this.alias(raw, (t) => this.decode(t));
-    if (Array.isArray(raw)) return raw.map((x) => this.decode(x));
-    const m = new GoMap();
-    this.mappingInto(raw as Record<string, unknown>, m);
-    return m;
+    return scalar(n);
   }
 
-  private alias<T>(a: AliasRef, f: (target: unknown) => T): T {
-    if (this.active.has(a)) fail('anchor value contains itself');
-    this.active.add(a);
-    this.aliasDepth++;
-    try {
-      return f(a.target);
-    } finally {
-      this.aliasDepth--;
-      this.active.delete(a);
+  private *unmarshal(req: Req): Step {
+    const n = req.node;
+    this.count();
+    switch (n.kind) {
+      case N_DOCUMENT:
+        return n.children.length === 1 ? yield { node: n.children[0]!, into: req.into } : null;
+      case N_ALIAS: {
+        if (this.active.has(n)) fail(`anchor '${n.value}' value contains itself`);
+        this.active.add(n);
+        this.aliasDepth++;
+        const v = yield { node: n.alias!, into: req.into };
+        this.aliasDepth--;
+        this.active.delete(n);
+        return v;
+      }
+      case N_SCALAR:
+        return scalar(n);
+      case N_SEQUENCE: {
+        const out: GoValue[] = [];
+        for (const c of n.children) out.push(c.kind === N_SCALAR ? this.scalarChild(c) : yield { node: c });
+        return out;
+      }
     }
-  }
-
-  private scalar(s: GoScalar): GoValue {
-    if (s.tag === null || s.tag === '!') return s.value;
-    const [tag, v] = resolve(s.tag === '?' ? '' : s.tag === MERGE_MARKER ? MERGE : s.tag, s.value);
-    if (tag === BINARY) return base64Decode(s.value);
-    if (tag === TIMESTAMP) return s.value; // v2 keeps timestamps as strings in interface{}
-    return v;
-  }
-
-  private mappingInto(raw: Record<string, unknown>, out: GoMap): void {
-    for (const ks of Object.keys(raw)) {
-      const key = this.registry.get(ks);
-      const value = raw[ks];
-      if (key && isMergeKey(key)) {
-        this.merge(value, out);
+    // A mapping: a new map, or (for a merge) the map being merged into.
+    const out = req.into ?? new GoMap();
+    for (let i = 0; i < n.children.length; i += 2) {
+      const kn = n.children[i]!;
+      const vn = n.children[i + 1]!;
+      if (isMerge(kn)) {
+        yield* this.merge(vn, out);
         continue;
       }
-      if (!key || (key as unknown as Record<symbol, boolean>)[IN_SEQUENCE]) {
-        // js-yaml stringified a null or collection key; goyaml rejects collections, and
-        // sigs.k8s.io/yaml rejects a null key.
-        fail(ks === 'null' ? 'unsupported map key of type: <nil>' : 'invalid map key');
-      }
-      const k = this.decode(key);
+      const k = kn.kind === N_SCALAR ? this.scalarChild(kn) : yield { node: kn };
       if (Array.isArray(k) || k instanceof GoMap) fail('invalid map key');
-      out.set(k, this.decode(value));
+      const v = vn.kind === N_SCALAR ? this.scalarChild(vn) : yield { node: vn };
+      out.set(k, v);
     }
+    return out;
   }
 
-  private merge(value: unknown, out: GoMap): void {
-    const isMapping = (x: unknown) => x !== null && typeof x === 'object' && !Array.isArray(x) && !(x instanceof GoScalar) && !(x instanceof AliasRef);
-    const wantMap = () => fail('map merge requires map or sequence of maps as the value');
-    const into = (x: unknown): void => {
-      this.count();
-      if (x instanceof AliasRef) {
-        if (!isMapping(x.target)) wantMap();
-        this.alias(x, (t) => {
-          this.count();
-          this.mappingInto(t as Record<string, unknown>, out);
-        });
-      } else if (isMapping(x)) {
-        this.mappingInto(x as Record<string, unknown>, out);
-      } else {
+  private *merge(n: YamlNode, out: GoMap): Generator<Req, void, GoValue> {
+    const wantMap = (): never => fail('map merge requires map or sequence of maps as the value');
+    switch (n.kind) {
+      case N_MAPPING:
+        yield { node: n, into: out };
+        return;
+      case N_ALIAS:
+        if (n.alias && n.alias.kind !== N_MAPPING) wantMap();
+        yield { node: n, into: out };
+        return;
+      case N_SEQUENCE:
+        // Step backwards as earlier nodes take precedence.
+        for (let i = n.children.length - 1; i >= 0; i--) {
+          const ni = n.children[i]!;
+          if (ni.kind === N_ALIAS) {
+            if (ni.alias && ni.alias.kind !== N_MAPPING) wantMap();
+          } else if (ni.kind !== N_MAPPING) {
+            wantMap();
+          }
+          yield { node: ni, into: out };
+        }
+        return;
+      default:
         wantMap();
-      }
-    };
-    if (Array.isArray(value)) {
-      // Earlier entries take precedence: apply from the last to the first.
-      for (let i = value.length - 1; i >= 0; i--) into(value[i]);
-    } else if (value instanceof AliasRef || isMapping(value)) {
-      into(value);
-    } else {
-      wantMap();
     }
   }
 }
 
-/**
- * YAML 1.1 (libyaml) also breaks lines at NEL, LS and PS; js-yaml only at CR and LF. libyaml
- * turns NEL into "\n" in content, so replacing it is exact. LS and PS stay in content where
- * libyaml broke the line, which we cannot reproduce: `exactBreaks` refuses them (metadata must
- * be exact), otherwise they become "\n" (same structure, content slightly different).
- */
-function normaliseBreaks(text: string, exactBreaks: boolean): string {
-  if (!/[\u0085\u2028\u2029]/.test(text)) return text;
-  if (exactBreaks && /[\u2028\u2029]/.test(text)) {
-    const c = /\u2028/.test(text) ? 'U+2028' : 'U+2029';
-    fail(`raw ${c} found: YAML 1.1 reads it as a line break, which chartmirror cannot reproduce exactly (use an escape such as "\\u2028")`);
-  }
-  return text.replace(/[\u0085\u2028\u2029]/g, '\n');
+/** decode.go (*decoder).scalar into interface{}. */
+function scalar(n: YamlNode): GoValue {
+  if (n.tag === '' && !n.implicit) return n.value;
+  const [tag, v] = resolve(n.tag, n.value);
+  if (tag === BINARY) return base64Decode(n.value);
+  if (tag === TIMESTAMP) return n.value; // v2 keeps timestamps as strings in interface{}
+  return v;
 }
 
 /**
- * goyaml v2 `Unmarshal(text, &interface{})`; throws YamlError. `exactBreaks`: refuse raw
- * U+2028/U+2029 (see normaliseBreaks).
+ * goyaml v2 `Unmarshal(input, &interface{})`: the first document, decoded. Throws YamlError
+ * with goyaml's message (`yaml: line N: ...`). A string is read as its UTF-8 bytes.
  */
-export function decodeYaml(text: string, exactBreaks = false): GoValue {
-  const registry = new Registry();
-  const raw = firstDocument(normaliseBreaks(text, exactBreaks), registry);
-  return new Decoder(registry).decode(raw);
-}
-
-/**
- * The text libyaml reads from these bytes (readerc.go yaml_parser_determine_encoding):
- * UTF-16 when a BOM says so, else UTF-8 with one leading BOM skipped; undefined when the
- * bytes are not valid UTF-8.
- */
-export function yamlSourceText(data: Uint8Array): string | undefined {
-  if (data.length >= 2 && data[0] === 0xff && data[1] === 0xfe) return new TextDecoder('utf-16le').decode(data);
-  if (data.length >= 2 && data[0] === 0xfe && data[1] === 0xff) return new TextDecoder('utf-16be').decode(data);
+export function decodeYaml(input: Uint8Array | string): GoValue {
+  const bytes = typeof input === 'string' ? Buffer.from(input, 'utf8') : input;
+  let root: YamlNode | undefined;
   try {
-    return new TextDecoder('utf-8', { fatal: true }).decode(data);
-  } catch {
-    return undefined;
+    root = parseFirstDocument(bytes);
+  } catch (e) {
+    if (e instanceof LibyamlError || e instanceof GoYamlError) throw new YamlError(e.message);
+    throw e;
   }
+  return root ? new Decoder().decode(root) : null;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -526,17 +388,79 @@ const goPlainScalar = new yaml.Type('tag:chartmirror,2026:go-plain', {
 const mergeType = (yaml as unknown as { types: { merge: yaml.Type } }).types.merge;
 const FAST_SCHEMA = yaml.FAILSAFE_SCHEMA.extend({ implicit: [mergeType, goPlainScalar] });
 
+/** What js-yaml's `listener` option sees of a node when it opens and closes. */
+interface ListenerState {
+  kind: string | null;
+  result: unknown;
+  anchor: string | null;
+}
+
+/**
+ * goyaml's alias budget for a document js-yaml reads: js-yaml shares an aliased node instead of
+ * copying it, but everything that walks the result (and goyaml, in Helm) pays for each copy.
+ * Counts what goyaml's decoder would (each node once, each alias again with everything its
+ * anchor holds, aliases inside included) and refuses the document where goyaml does
+ * ("document contains excessive aliasing"): beyond 400,000 decoded nodes the share that comes
+ * from aliases shrinks from 99% to 10% at 4,000,000, so what a document expands to is bounded
+ * by its own size.
+ */
+class AliasBudget {
+  private readonly open: number[] = [];
+  private readonly sizes = new WeakMap<object, number>();
+  private decodeCount = 1; // the document node
+  private aliasCount = 0;
+
+  readonly listener = (event: string, state: ListenerState): void => {
+    if (event === 'open') {
+      this.open.push(0);
+      return;
+    }
+    const children = this.open.pop() ?? 0;
+    const r = state.result;
+    let size: number;
+    if (state.kind === null && r !== null && r !== undefined) {
+      // An alias: the node itself, then a copy of its anchor's node with everything in it.
+      const target = typeof r === 'object' ? (this.sizes.get(r) ?? 1) : 1;
+      size = 1 + target;
+      this.count(1, 0);
+      this.count(target, target);
+    } else {
+      size = 1 + children;
+      this.count(1, 0);
+      if (state.anchor !== null && r !== null && typeof r === 'object') this.sizes.set(r, size);
+    }
+    if (this.open.length) this.open[this.open.length - 1]! += size;
+  };
+
+  private count(decoded: number, aliased: number): void {
+    this.decodeCount += decoded;
+    this.aliasCount += aliased;
+    if (excessiveAliasing(this.decodeCount, this.aliasCount)) {
+      throw new ChartMirrorError(
+        'INDEX',
+        `yaml: document contains excessive aliasing (its aliases expand it to ${this.decodeCount} nodes and counting, ${this.aliasCount} of them copies; Helm's YAML reader refuses it too)`,
+      );
+    }
+  }
+}
+
+/** An alias (`*name` where a node may start): only then does a document need AliasBudget. */
+const MAY_ALIAS = /(?:^|[\s[{,:-])\*[^\s,\]}]/;
+
 /**
  * parseGoYaml's values (ints as bigint, floats as number, timestamps as strings, YAML 1.1
  * booleans, last duplicate key wins) at js-yaml's own speed, for documents too large for the
  * exact path's per-scalar bookkeeping: a 100,000-version index.yaml. It differs from
  * parseGoYaml only in corners no index uses (explicit tags, float map keys, libyaml's escape
- * quirks), which the index reader does not depend on.
+ * quirks), which the index reader does not depend on. Aliases are held to goyaml's budget
+ * (AliasBudget): a document that expands past it is refused (ChartMirrorError 'INDEX').
  */
 export function parseGoYamlFast(text: string): unknown {
+  const budget = MAY_ALIAS.test(text) ? new AliasBudget() : undefined;
   try {
-    return yaml.load(text, { schema: FAST_SCHEMA, json: true });
+    return yaml.load(text, { schema: FAST_SCHEMA, json: true, ...(budget ? { listener: budget.listener } : {}) } as yaml.LoadOptions);
   } catch (e) {
+    if (e instanceof ChartMirrorError) throw e;
     const err = e as { reason?: string; mark?: { line: number; column: number } };
     const where = err.mark ? ` at line ${err.mark.line + 1}, column ${err.mark.column + 1}` : '';
     throw new ChartMirrorError('CHART', `yaml: ${err.reason ?? (e as Error).message}${where}`);

@@ -85,34 +85,64 @@ function toJsonScalar(v: null | boolean | string | bigint | number): JsonValue {
   return v;
 }
 
-function convert(v: GoValue, target: GoType | null): JsonValue {
-  const t = indirect(target);
-  if (v instanceof GoMap) {
-    const out: JsonObject = new Map();
-    for (const [k, val] of v.entries.values()) {
-      const ks = sigsKeyString(k);
-      let sub: GoType | null = null;
-      if (t?.kind === 'struct') sub = sigsFieldFor(t.fields, ks)?.type ?? null;
-      else if (t?.kind === 'map') sub = t.elem;
-      out.set(ks, convert(val, sub));
+/** encoding/json's scanner refuses JSON nested deeper than this (scanner.go maxNestingDepth). */
+export const JSON_MAX_NESTING_DEPTH = 10000;
+
+/** JSON nested deeper than encoding/json reads: Helm's json.Unmarshal fails on it. */
+export class JsonDepthError extends Error {}
+
+/**
+ * sigs.k8s.io/yaml convertToJSONableObject then json.Marshal, as a JsonValue tree. Iterative
+ * (an explicit stack), so depth costs no JS call depth; nesting deeper than encoding/json's
+ * limit throws JsonDepthError (Go's json.Unmarshal would refuse the marshalled text).
+ */
+function convert(root: GoValue, rootTarget: GoType | null): JsonValue {
+  let result: JsonValue = null;
+  const work: Array<{ v: GoValue; t: GoType | null; depth: number; put: (j: JsonValue) => void }> = [
+    { v: root, t: rootTarget, depth: 0, put: (j) => (result = j) },
+  ];
+  while (work.length) {
+    const { v, t: target, depth, put } = work.pop()!;
+    const t = indirect(target);
+    if (v instanceof GoMap || Array.isArray(v)) {
+      if (depth + 1 > JSON_MAX_NESTING_DEPTH) throw new JsonDepthError(`invalid character '${Array.isArray(v) ? '[' : '{'}' exceeded max depth`);
     }
-    return out;
+    if (v instanceof GoMap) {
+      const out: JsonObject = new Map();
+      put(out);
+      const items: typeof work = [];
+      for (const [k, val] of v.entries.values()) {
+        const ks = sigsKeyString(k);
+        let sub: GoType | null = null;
+        if (t?.kind === 'struct') sub = sigsFieldFor(t.fields, ks)?.type ?? null;
+        else if (t?.kind === 'map') sub = t.elem;
+        out.set(ks, null);
+        items.push({ v: val, t: sub, depth: depth + 1, put: (j) => out.set(ks, j) });
+      }
+      for (let i = items.length - 1; i >= 0; i--) work.push(items[i]!);
+      continue;
+    }
+    if (Array.isArray(v)) {
+      const elem = t?.kind === 'slice' ? t.elem : null;
+      const out: JsonValue[] = new Array<JsonValue>(v.length).fill(null);
+      put(out);
+      for (let i = v.length - 1; i >= 0; i--) work.push({ v: v[i]!, t: elem, depth: depth + 1, put: (j) => (out[i] = j) });
+      continue;
+    }
+    if (t?.kind === 'string' && v !== null && typeof v !== 'string') {
+      if (typeof v === 'bigint') put(v.toString());
+      else if (typeof v === 'number') put(formatFloat(v, 32));
+      else put(v ? 'true' : 'false');
+      continue;
+    }
+    put(toJsonScalar(v));
   }
-  if (Array.isArray(v)) {
-    const elem = t?.kind === 'slice' ? t.elem : null;
-    return v.map((x) => convert(x, elem));
-  }
-  if (t?.kind === 'string' && v !== null && typeof v !== 'string') {
-    if (typeof v === 'bigint') return v.toString();
-    if (typeof v === 'number') return formatFloat(v, 32);
-    return v ? 'true' : 'false';
-  }
-  return toJsonScalar(v);
+  return result;
 }
 
 /** A one-line YAML error as a ChartMirrorError, or rethrow anything else. */
 function rethrow(e: unknown, prefix: string): never {
-  if (e instanceof YamlError || e instanceof RangeError) {
+  if (e instanceof YamlError || e instanceof RangeError || e instanceof JsonDepthError) {
     throw new ChartMirrorError('CHART', `${prefix}${e.message.split('\n')[0]}`, { cause: e });
   }
   throw e;
@@ -121,13 +151,14 @@ function rethrow(e: unknown, prefix: string): never {
 /**
  * sigs.k8s.io/yaml `yamlToJSONTarget`: goyaml decode, then the target-guided conversion
  * (numbers and bools become strings where the Go field is a string). The result is what
- * `json.Unmarshal` then sees. `exactBreaks`: refuse raw U+2028/U+2029 (see normaliseBreaks).
+ * `json.Unmarshal` then sees; JsonDepthError when that would refuse it for its depth.
  * Throws ChartMirrorError('CHART', one line).
  */
-export function yamlToJson(text: string, target: GoType | null, what = '', exactBreaks = false): JsonValue {
+export function yamlToJson(input: Uint8Array | string, target: GoType | null, what = ''): JsonValue {
   try {
-    return convert(decodeYaml(text, exactBreaks), target);
+    return convert(decodeYaml(input), target);
   } catch (e) {
+    if (e instanceof JsonDepthError) throw e;
     rethrow(e, what ? `${what}: error converting YAML to JSON: ` : 'error converting YAML to JSON: ');
   }
 }
@@ -171,22 +202,36 @@ function fromPlain(v: unknown): GoValue {
  * keys are errors). Maps become plain objects, ints bigint, floats number, timestamps strings;
  * only the first document is read. Throws ChartMirrorError('CHART', one line).
  */
-export function parseGoYaml(text: string): unknown {
+export function parseGoYaml(input: Uint8Array | string): unknown {
   try {
-    return toPlain(decodeYaml(text));
+    return toPlain(decodeYaml(input));
   } catch (e) {
     rethrow(e, '');
   }
 }
 
-function toPlain(v: GoValue): unknown {
-  if (v instanceof GoMap) {
-    const o: Record<string, unknown> = {};
-    for (const [k, val] of v.entries.values()) defineOwn(o, sigsKeyString(k), toPlain(val));
-    return o;
+function toPlain(root: GoValue): unknown {
+  let result: unknown;
+  const work: Array<{ v: GoValue; put: (x: unknown) => void }> = [{ v: root, put: (x) => (result = x) }];
+  while (work.length) {
+    const { v, put } = work.pop()!;
+    if (v instanceof GoMap) {
+      const o: Record<string, unknown> = {};
+      put(o);
+      for (const [k, val] of v.entries.values()) {
+        const ks = sigsKeyString(k);
+        defineOwn(o, ks, null);
+        work.push({ v: val, put: (x) => defineOwn(o, ks, x) });
+      }
+    } else if (Array.isArray(v)) {
+      const a: unknown[] = new Array<unknown>(v.length).fill(null);
+      put(a);
+      v.forEach((x, i) => work.push({ v: x, put: (y) => (a[i] = y) }));
+    } else {
+      put(v);
+    }
   }
-  if (Array.isArray(v)) return v.map(toPlain);
-  return v;
+  return result;
 }
 
 /**
@@ -195,14 +240,17 @@ function toPlain(v: GoValue): unknown {
  * decoded value (undefined when null clears a map). Errors are one-line
  * ChartMirrorError('CHART') prefixed with `context` (Helm's `cannot load Chart.yaml`).
  */
-export function unmarshalYaml(
-  target: Record<string, unknown>,
-  t: GoType,
-  yamlText: string,
-  context: string,
-  exactBreaks = false,
-): Record<string, unknown> | undefined {
-  return unmarshalJsonInto(target, t, yamlToJson(yamlText, t, context, exactBreaks), context);
+export function unmarshalYaml(target: Record<string, unknown>, t: GoType, input: Uint8Array | string, context: string): Record<string, unknown> | undefined {
+  let j: JsonValue;
+  try {
+    j = yamlToJson(input, t, context);
+  } catch (e) {
+    if (e instanceof JsonDepthError) {
+      throw new ChartMirrorError('CHART', `${context}: error unmarshaling JSON: while decoding JSON: ${e.message}`, { cause: e });
+    }
+    throw e;
+  }
+  return unmarshalJsonInto(target, t, j, context);
 }
 
 /** unmarshalYaml for a value that is already parsed (see valueToJson). */

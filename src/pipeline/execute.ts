@@ -11,7 +11,7 @@ import { copy } from '../content/copy.js';
 import { copyReferrers } from '../content/referrers.js';
 import { isDigest } from '../oci/reference.js';
 import type { EventSink, ItemResult } from './events.js';
-import type { Journal } from './journal.js';
+import type { Journal, JournalEntry } from './journal.js';
 import type { Materialized, Materializer } from './materialize.js';
 import { emitPlan, journalStillValid, type Plan, type PlanDestination, type PlanJob } from './plan.js';
 import { ImageScheduler, IMAGES_SOURCE, type ImageDestinations } from './image-jobs.js';
@@ -123,13 +123,15 @@ async function runJob(job: PlanJob, x: ExecuteOptions, tags: TagCache, record: (
     if (entry && journalStillValid(job.origin, entry)) {
       if (!x.verifyRemote) {
         // Confirmed since the plan was made (another run, or a plan executed twice).
-        record({ ...base(job), target: d.target, status: 'present', via: 'journal', digest: entry.digest, repository: d.repository, tag: d.tag, reference: binding.reference(d.repository, d.tag, entry.digest), url });
+        const tag = entry.tag ?? d.tag;
+        record({ ...base(job), target: d.target, status: 'present', via: 'journal', digest: entry.digest, repository: d.repository, tag, reference: binding.reference(d.repository, tag, entry.digest), url });
         continue;
       }
       // --verify-remote: one HEAD, not a download.
-      const remote = await binding.store(d.repository).resolve(d.tag, x.signal).catch(() => undefined);
+      const tag = entry.tag ?? d.tag;
+      const remote = await binding.store(d.repository).resolve(tag, x.signal).catch(() => undefined);
       if (remote?.digest === entry.digest) {
-        record({ ...base(job), target: d.target, status: 'present', via: 'target', digest: remote.digest, repository: d.repository, tag: d.tag, reference: binding.reference(d.repository, d.tag, remote.digest), url });
+        record({ ...base(job), target: d.target, status: 'present', via: 'target', digest: remote.digest, repository: d.repository, tag, reference: binding.reference(d.repository, tag, remote.digest), url });
         continue;
       }
     }
@@ -150,8 +152,10 @@ async function runJob(job: PlanJob, x: ExecuteOptions, tags: TagCache, record: (
   }
   if (content.images) images.found(job, content.images, job.destinations.map((d) => d.target));
   const warnings = [...(job.warnings ?? []), ...content.warnings];
+  // A chart whose Chart.yaml version Helm reads differently from the index goes where helm push puts it.
+  const retagged = content.tag ? pending.map((p) => ({ ...p, d: { ...p.d, tag: content.tag! } })) : pending;
   await Promise.all(
-    pending.map(async (p) => {
+    retagged.map(async (p) => {
       try {
         const r = await deliver(content, p, x, tags);
         record({
@@ -229,9 +233,10 @@ async function deliver(
 }
 
 /** What the journal keeps of a confirmation: the digest, the archive's, and a chart's images. */
-function journalEntry(content: Materialized, digest: string): { digest: string; archive?: string; images?: string[] } {
+function journalEntry(content: Materialized, digest: string): Omit<JournalEntry, 'at'> {
   return {
     digest,
+    ...(content.tag ? { tag: content.tag } : {}),
     ...(content.archiveDigest ? { archive: content.archiveDigest } : {}),
     ...(content.images ? { images: content.images.map((i) => i.image) } : {}),
   };

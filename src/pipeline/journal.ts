@@ -14,6 +14,8 @@ export interface JournalEntry {
   at: string;
   /** The container images the chart uses (normalized references), when images were on. */
   images?: string[];
+  /** The tag it was pushed under, when not the version's own (Chart.yaml's version read as a YAML number). */
+  tag?: string;
 }
 
 export interface JournalKey {
@@ -269,10 +271,10 @@ function parseLines(text: string, add: (key: string, entry: JournalEntry) => voi
     if (!l) continue;
     lines++;
     try {
-      const rec = JSON.parse(l) as { k: string; d: string; a?: string; t: string; i?: unknown };
+      const rec = JSON.parse(l) as { k: string; d: string; a?: string; t: string; i?: unknown; g?: unknown };
       if (typeof rec.k !== 'string' || typeof rec.d !== 'string') throw new Error('bad record');
       const images = Array.isArray(rec.i) ? rec.i.filter((x): x is string => typeof x === 'string') : undefined;
-      add(rec.k, { digest: rec.d, archive: rec.a, at: rec.t, ...(images ? { images } : {}) });
+      add(rec.k, { digest: rec.d, archive: rec.a, at: rec.t, ...(images ? { images } : {}), ...(typeof rec.g === 'string' ? { tag: rec.g } : {}) });
     } catch {
       // A torn line from a crash mid-write: that item was not confirmed, so it is redone.
       ignored++;
@@ -282,5 +284,5 @@ function parseLines(text: string, add: (key: string, entry: JournalEntry) => voi
 }
 
 function line(k: string, e: JournalEntry): string {
-  return `${JSON.stringify({ k, d: e.digest, a: e.archive, t: e.at, ...(e.images ? { i: e.images } : {}) })}\n`;
+  return `${JSON.stringify({ k, d: e.digest, a: e.archive, t: e.at, ...(e.images ? { i: e.images } : {}), ...(e.tag ? { g: e.tag } : {}) })}\n`;
 }

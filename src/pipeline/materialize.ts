@@ -44,6 +44,8 @@ export interface Materialized {
   sourceDigest?: string;
   /** Give back the memory the content holds (the executor calls it once every target is done). */
   release?(): void;
+  /** Charts: the tag to push under when it is not the plan's (see PreparedChart.tag). */
+  tag?: string;
 }
 
 /** Turns a job into content; each kind of origin has one. */
@@ -101,6 +103,7 @@ export function indexMaterializer(
       archiveSize: prepared.archive.length,
       warnings: [...prepared.warnings, ...found.warnings],
       ...(found.images ? { images: found.images } : {}),
+      ...(prepared.tag ? { tag: prepared.tag } : {}),
     };
   });
 }

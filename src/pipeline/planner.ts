@@ -226,8 +226,8 @@ function buildPlan(cfg: MirrorConfig, targets: TargetConfig[], indexes: LoadedSo
               via: 'journal',
               digest: journaled.digest,
               repository,
-              tag,
-              reference: b.binding.reference(repository, tag, journaled.digest),
+              tag: journaled.tag ?? tag,
+              reference: b.binding.reference(repository, journaled.tag ?? tag, journaled.digest),
               url,
             });
             continue;

@@ -10,6 +10,9 @@ import { displayUrl } from '../http/redact-url.js';
 import { sha256Digest } from '../util/digest.js';
 import { LIMITS } from '../defaults.js';
 import type { BudgetLease } from '../util/byte-budget.js';
+import { tagForVersion } from '../oci/reference.js';
+import { resolvePlainScalar } from '../helmcompat/goyaml.js';
+import { formatFloat } from '../helmcompat/gostrconv.js';
 
 /** A chart version fetched, verified and built, ready for every target. */
 export interface PreparedChart {
@@ -22,6 +25,23 @@ export interface PreparedChart {
   artifact(manifestMediaType: boolean): ChartArtifact;
   /** The loaded chart (its files and subcharts, for image discovery). */
   chart: LoadedChart;
+  /**
+   * The tag `helm push` gives this archive when it is not the index version's: Chart.yaml's
+   * version is a YAML number (`version: 1.10`, which Helm reads as 1.1) that the index quotes.
+   */
+  tag?: string;
+}
+
+/**
+ * The version Helm reads from Chart.yaml when its text is `version` unquoted: YAML 1.1 makes
+ * `1.10` the number 1.1, which sigs.k8s.io/yaml turns into the string "1.1". Undefined when the
+ * text is no number (the same string then).
+ */
+export function versionAsYamlNumber(version: string): string | undefined {
+  const v = resolvePlainScalar(version);
+  if (typeof v === 'bigint') return v.toString();
+  if (typeof v === 'number') return formatFloat(v, 32);
+  return undefined;
 }
 
 /**
@@ -69,8 +89,18 @@ export async function prepareArtifact(
   if (md.name !== entry.name) {
     throw new ChartMirrorError('CHART', `Chart.yaml name "${md.name}" does not match the index name "${entry.name}"`);
   }
+  let tag: string | undefined;
   if (md.version !== entry.version) {
-    throw new ChartMirrorError('CHART', `Chart.yaml version "${md.version}" does not match the index version "${entry.version}"`);
+    // The index quotes "1.10", Chart.yaml says `version: 1.10`: Helm reads 1.1 and `helm pull`
+    // + `helm push` tags it 1.1. Do the same, and say so; any other difference is an error.
+    if (md.version === undefined || versionAsYamlNumber(entry.version) !== md.version) {
+      throw new ChartMirrorError('CHART', `Chart.yaml version "${md.version}" does not match the index version "${entry.version}"`);
+    }
+    tag = tagForVersion(md.version);
+    warnings.push(
+      `the index lists version "${entry.version}", but Chart.yaml's version is the YAML number ${entry.version}, which Helm reads as "${md.version}": ` +
+        `mirrored with tag ${tag}, as helm pull + helm push would (quote the version in Chart.yaml to keep ${entry.version})`,
+    );
   }
 
   let provenance: PreparedChart['provenance'] = 'ignored';
@@ -98,6 +128,7 @@ export async function prepareArtifact(
     archiveDigest,
     provenance,
     warnings,
+    ...(tag ? { tag } : {}),
     artifact(manifestMediaType: boolean) {
       let a = built.get(manifestMediaType);
       if (!a) {

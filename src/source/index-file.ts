@@ -67,7 +67,8 @@ export function parseIndex(bytes: Buffer, what: string): ParsedIndex {
           acc.addEntries(doc.entries);
         }
       });
-    } catch {
+    } catch (e) {
+      if (e instanceof ChartMirrorError && e.code === 'INDEX') throw e; // refused: reading it whole changes nothing
       // Not as regular as it looked: read it whole, which also gives the right error message.
     }
   }
@@ -75,6 +76,7 @@ export function parseIndex(bytes: Buffer, what: string): ParsedIndex {
   try {
     doc = parseGoYamlFast(text);
   } catch (e) {
+    if (e instanceof ChartMirrorError && e.code === 'INDEX') throw new ChartMirrorError('INDEX', `${what}: index.yaml refused: ${e.message}`);
     throw new ChartMirrorError('INDEX', `${what}: index.yaml is not valid YAML: ${(e as Error).message}`);
   }
   return fromDocument(doc, what, (acc, entries) => acc.addEntries(entries));
@@ -96,7 +98,12 @@ function fromDocument(
   if (rawEntries !== undefined && rawEntries !== null && (typeof rawEntries !== 'object' || Array.isArray(rawEntries))) {
     throw new ChartMirrorError('INDEX', `${what}: index.yaml "entries" is not a mapping`);
   }
-  fill(acc, rawEntries);
+  try {
+    fill(acc, rawEntries);
+  } catch (e) {
+    if (e instanceof IndexRefusal) throw new ChartMirrorError('INDEX', `${what}: index.yaml refused: ${e.message}`);
+    throw e;
+  }
   const warnings: string[] = [];
   if (!apiVersion) warnings.push('index.yaml has no apiVersion (Helm refuses such an index)');
   if (acc.unknownKeys.size > 0) {
@@ -105,6 +112,9 @@ function fromDocument(
   }
   return { apiVersion, entries: acc.entries, problems: acc.problems, warnings };
 }
+
+/** Something in an entry that makes the whole index unusable (Helm refuses it too). */
+class IndexRefusal extends Error {}
 
 /** Entries, problems and unknown keys, gathered one chart at a time. */
 class IndexAccumulator {
@@ -138,7 +148,17 @@ class IndexAccumulator {
       const lk = k.toLowerCase();
       if (!METADATA_KEYS.has(lk) && !ENTRY_EXTRA_KEYS.has(lk)) this.noteUnknown(`${key}[].${k}`);
     }
-    const versionLabel = scalarString(fieldCI(r, 'version')) ?? '';
+    const rawVersion = fieldCI(r, 'version');
+    if (typeof rawVersion === 'number' || typeof rawVersion === 'bigint' || typeof rawVersion === 'boolean') {
+      // Helm cannot read such an index at all ("cannot unmarshal number into Go struct field
+      // ChartVersion.entries.version of type string"), and the text (1.10? 1.1?) is lost.
+      const chart = scalarString(fieldCI(r, 'name')) || key;
+      throw new IndexRefusal(
+        `chart "${chart}" has version ${scalarString(rawVersion)} as a YAML ${typeof rawVersion === 'boolean' ? 'boolean' : 'number'}, not a string, ` +
+          `which Helm refuses for the whole index (its text, such as 1.10 read as 1.1, cannot be told); quote it in index.yaml, e.g. version: "1.10"`,
+      );
+    }
+    const versionLabel = scalarString(rawVersion) ?? '';
     let md: ChartMetadata;
     try {
       md = entryMetadata(r);
@@ -177,7 +197,31 @@ function detach<T extends string | undefined>(s: T): T {
 
 /** Anchors, aliases, tags, merge keys, document markers: structure a line scan cannot follow. */
 const IRREGULAR = /(?:^|[\s[{,])[&*!][^\s,\]}]|<<\s*:|^(?:---|\.\.\.|%)/m;
-const CHART_KEY = /^([^\s#'"\-{[][^:#]*|"[^"]*"|'[^']*')\s*:\s*(?:#.*)?$/;
+/**
+ * A `<chart>:` line of the entries block (nothing after the colon but blanks or a comment):
+ * the key as written, or undefined. A scan, not a regular expression: `[^:#]*\s*:` backtracks
+ * quadratically over a long run of spaces.
+ */
+function chartKey(line: string): string | undefined {
+  const first = line[0];
+  let end: number;
+  if (first === '"' || first === "'") {
+    end = line.indexOf(first, 1);
+    if (end < 0) return undefined;
+    end++;
+  } else {
+    if (first === undefined || /[\s#'"\-{[]/.test(first)) return undefined;
+    end = 0;
+    while (end < line.length && line[end] !== ':' && line[end] !== '#') end++;
+    if (line[end] !== ':') return undefined;
+  }
+  let i = end;
+  while (i < line.length && /\s/.test(line[i]!)) i++;
+  if (line[i] !== ':') return undefined;
+  i++;
+  while (i < line.length && /\s/.test(line[i]!)) i++;
+  return i === line.length || line[i] === '#' ? line.slice(0, end) : undefined;
+}
 
 /**
  * Split an index written the way `helm repo index` and ChartMuseum write it (block style,
@@ -213,10 +257,11 @@ export function splitEntries(text: string): { head: string; charts: Iterable<str
       if (keyIndent < 0) keyIndent = indent;
       if (indent < keyIndent) return undefined;
       if (indent === keyIndent && !(c === '-' && /^- |^-$/.test(text.slice(pos + indent, pos + indent + 2)))) {
-        const key = CHART_KEY.exec(text.slice(pos + indent, lineEnd).replace(/\r$/, ''));
-        if (!key) return undefined;
-        if (seen.has(key[1]!)) return undefined; // a duplicate chart key: YAML's last-wins needs the whole document
-        seen.add(key[1]!);
+        const raw = text.slice(pos + indent, lineEnd);
+        const key = chartKey(raw.endsWith('\r') ? raw.slice(0, -1) : raw);
+        if (key === undefined) return undefined;
+        if (seen.has(key)) return undefined; // a duplicate chart key: YAML's last-wins needs the whole document
+        seen.add(key);
         starts.push(pos);
       } else if (starts.length === 0) {
         return undefined;

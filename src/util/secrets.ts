@@ -64,7 +64,9 @@ export function redactSecrets(text: string): string {
   return out
     .replace(/(authorization["']?\s*[:=]\s*["']?)[^\r\n"',}]+/gi, `$1${REDACTED}`)
     .replace(CREDENTIAL_AFTER_SCHEME, `$1 ${REDACTED}`)
-    .replace(/(\b[a-z][a-z0-9+.-]*:\/\/)[^/\s:@]*:[^/\s@]*@/gi, `$1${REDACTED}@`)
+    // The scheme is bounded: with `*`, text like "a.a.a.a…" (a word boundary at every letter)
+    // costs time quadratic in its length.
+    .replace(/(\b[a-z][a-z0-9+.-]{0,31}:\/\/)[^/\s:@]*:[^/\s@]*@/gi, `$1${REDACTED}@`)
     .replace(SECRET_FIELD, `$1${REDACTED}`);
 }
 

@@ -402,8 +402,7 @@ export const AWKWARD_CHARTS: AwkwardChart[] = [
     mtime: 1400000000,
     helm3: 'ok',
     helm4: 'ok',
-    oursRefuses: 'raw U+2028/U+2029 are line breaks to YAML 1.1; libyaml keeps them in content and drops the indentation after them, which we do not reproduce',
-    note: 'a raw U+2028 inside a double-quoted scalar',
+    note: 'a raw U+2028 inside a double-quoted scalar: a YAML 1.1 line break that libyaml keeps in content, dropping the indentation after it',
     files: {
       'Chart.yaml': 'apiVersion: v2\nname: awk-rawlsq\nversion: 0.1.0\ndescription: "a\u2028   b"\n',
     },

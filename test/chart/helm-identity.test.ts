@@ -20,6 +20,7 @@ import { startRegistry, type RunningRegistry } from '../support/registry.js';
 import { haveTestdata, HELM_TESTDATA as TESTDATA } from '../support/testdata.js';
 import { tmpDir } from '../support/tmp.js';
 import { ARCHIVE_EDGE_CASES, AWKWARD_CHARTS, RECORDED_HELM, YAML_EDGE_CASES, type HelmOutcome } from './fixtures-awkward.js';
+import { RECORDED_FIDELITY, YAML_FIDELITY_CASES } from './fixtures-yaml-fidelity.js';
 import { buildArchive } from './tar-craft.js';
 
 interface Case {
@@ -46,6 +47,12 @@ const edgeCases: Case[] = [
     expect: fromRecorded(RECORDED_HELM[c.id]),
   })),
   ...ARCHIVE_EDGE_CASES.map((c) => ({ id: `archive/${c.id}`, tgz: buildArchive(c), mtime: EDGE_MTIME, expect: fromRecorded(RECORDED_HELM[c.id]) })),
+  ...YAML_FIDELITY_CASES.map((c) => ({
+    id: `fidelity/${c.id}`,
+    tgz: craftTgz(Object.entries(c.files).map(([name, data]) => ({ name: `e/${name}`, data }))),
+    mtime: EDGE_MTIME,
+    expect: fromRecorded(RECORDED_FIDELITY[c.id]),
+  })),
 ];
 
 /** Every chart archive in Helm's test vectors (none, with a notice, when they are absent; CI fails then). */

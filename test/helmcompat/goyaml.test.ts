@@ -161,8 +161,67 @@ describe('Chart.yaml through the whole chain', () => {
     expect(configJson(md)).toContain('"import-values":[{"a":1,"b":1.1,"c":12345678901234567000,"d":"2024-01-01"}]');
   });
 
-  it('refuses a raw U+2028 in Chart.yaml (YAML 1.1 line break we cannot reproduce exactly)', () => {
-    expect(() => meta('name: x\ndescription: "a\u2028b"\n')).toThrow(/U\+2028/);
+  it('reads a raw U+2028 in quotes as libyaml does: a line break kept in content, the indentation after it dropped', () => {
+    expect(meta('name: x\ndescription: "a\u2028   b"\n').description).toBe('a\u2028b');
+    expect(meta("name: x\ndescription: 'a\u2029\u2029 b'\n").description).toBe('a\u2029\u2029b');
     expect(meta('name: x\ndescription: "a\\u2028b"\n').description).toBe('a\u2028b');
+  });
+});
+
+describe('libyaml corners, as goyaml v2 reads them (each also checked against real helm push in helm-identity)', () => {
+  const desc = (yamlText: string | Buffer) => {
+    const md: ChartMetadata = {};
+    decodeInto(md, yamlText, 'Chart.yaml');
+    return md.description;
+  };
+
+  it.each([
+    ['description: |\n  text', 'text'],
+    ['description: |+\n  text', 'text'],
+    ['description: >\n  text\n  more', 'text more'],
+    ['description: >+\n  text', 'text'],
+    ['description: |-\n  text', 'text'],
+    ['description: |\r\n  a\r\n  b', 'a\nb'],
+    ['description: |+\n  text\n\n  ', 'text\n\n'],
+    ['description: |\n  text\n', 'text\n'],
+  ])('a block scalar at the end of the input: %j → %j', (yamlText, want) => {
+    expect(desc(yamlText)).toBe(want);
+  });
+
+  it('!!binary: one U+FFFD per byte Go cannot decode, as encoding/json writes it', () => {
+    expect(desc('description: !!binary YeKCYg==\n')).toBe('a\ufffd\ufffdb'); // E2 82: two bytes, two U+FFFD
+    expect(desc('description: !!binary 8J+Y\n')).toBe('\ufffd\ufffd\ufffd');
+    expect(desc('description: !!binary wIBh\n')).toBe('\ufffd\ufffda'); // overlong C0 80
+    expect(desc('description: !!binary 7aCA\n')).toBe('\ufffd\ufffd\ufffd'); // a UTF-8 surrogate
+    expect(desc('description: !!binary 4oKs\n')).toBe('€');
+  });
+
+  it('nests 5,000 deep without a JS stack overflow, and refuses past 10,000 (flow, indentation, JSON)', () => {
+    const flow = (n: number) => '['.repeat(n) + ']'.repeat(n);
+    expect(() => meta(`name: x\nx: ${flow(5000)}\n`)).not.toThrow();
+    expect(() => meta(`name: x\nx: ${flow(10001)}\n`)).toThrow(/exceeded max depth of 10000/);
+    expect(() => meta(`name: x\nx:\n${'- '.repeat(10001)}v\n`)).toThrow(/exceeded max depth of 10000/);
+    expect(() => meta(`dependencies:\n  - {name: d, repository: r, import-values: [${flow(9997)}]}\n`)).toThrow(/exceeded max depth/);
+    const md = meta(`dependencies:\n  - {name: d, repository: r, import-values: [${flow(9996)}]}\n`);
+    expect(configJson(md)).toContain('"import-values":[' + flow(9996) + ']');
+  });
+
+  it('U+2028 and U+2029 are line breaks kept in content; tabs, long keys and unknown directives are refused', () => {
+    expect(meta('name: x\ndescription: a\u2029home: b\n')).toMatchObject({ description: 'a', home: 'b' });
+    expect(desc('description: a\u2029  b\n')).toBe('a\u2029b');
+    expect(() => meta('name: x\ndescription: |\n  \ttext\n')).toThrow(/tab character where an indentation space is expected/);
+    expect(desc('description: |2\n  \ttext\n')).toBe('\ttext\n');
+    expect(() => meta('keywords:\n- \ta\n')).toThrow(/cannot start any token/);
+    expect(() => meta(`annotations:\n  ${'k'.repeat(1025)}: v\n`)).toThrow(/mapping values are not allowed/);
+    expect(meta(`annotations:\n  ${'k'.repeat(1024)}: v\n`).annotations).toEqual({ ['k'.repeat(1024)]: 'v' });
+    expect(() => meta('%FOO bar\n---\nname: x\n')).toThrow(/found unknown directive name/);
+  });
+
+  it('reads UTF-16 as libyaml does, 512 bytes at a time: a bad code unit counts only where the scanner reads', () => {
+    const le = (s: string) => Buffer.concat([Buffer.from([0xff, 0xfe]), Buffer.from(s, 'utf16le')]);
+    const loneHigh = Buffer.from([0x3d, 0xd8]);
+    expect(() => desc(Buffer.concat([le('description: a'), loneHigh, le('b\n').subarray(2)]))).toThrow(/expected low surrogate area/);
+    expect(desc(Buffer.concat([le('description: a\n---\n' + '#'.repeat(600)), loneHigh]))).toBe('a');
+    expect(() => desc(Buffer.concat([le('description: a'), Buffer.from([0x41])]))).toThrow(/incomplete UTF-16 character/);
   });
 });

@@ -42,10 +42,8 @@ describe.skipIf(!haveBinaries('docker-registry', 'nginx'))('sync is byte-identic
     // Every awkward chart both Helm versions accept, packaged by real helm 3.
     const usable = AWKWARD_CHARTS.filter((c) => c.helm3 === 'ok' && c.helm4 === 'ok' && !c.oursRefuses);
     for (const c of usable) {
-      const { 'Chart.yaml': original, ...files } = c.files;
-      // helm package re-serialises Chart.yaml and writes U+2028/U+2029 raw, which chartmirror
-      // refuses on purpose (see docs/fidelity.md, "Known differences from Helm"); everything else stays awkward.
-      const chartYamlText = original!.replace(/\\u2028|\\u2029|\u2028|\u2029/g, ' ');
+      // helm package re-serialises Chart.yaml and writes U+2028/U+2029 raw: read as Helm reads them.
+      const { 'Chart.yaml': chartYamlText, ...files } = c.files;
       // helm package insists that every dependency is under charts/: add stand-ins for missing ones.
       for (let attempt = 0; attempt < 4; attempt++) {
         try {

@@ -40,13 +40,28 @@ describe('index entries', () => {
     const r = parse(`apiVersion: v1
 entries:
   a:
-  - {name: a, version: 1.10, urls: [a-1.10.tgz], created: 2024-01-02T03:04:05.678Z, digest: ${'AB'.repeat(32)}}
+  - {name: a, version: 1.1.0, urls: [a-1.10.tgz], created: 2024-01-02T03:04:05.678Z, digest: ${'AB'.repeat(32)}}
   - {name: a, version: "1.10", urls: [a.tgz], deprecated: yes}
 `);
-    expect(r.entries.map((e) => e.version)).toEqual(['1.1', '1.10']);
+    expect(r.entries.map((e) => e.version)).toEqual(['1.1.0', '1.10']);
     expect(r.entries[0]!.created).toBe('2024-01-02T03:04:05.678Z');
     expect(r.entries[0]!.digest).toBe(`sha256:${'ab'.repeat(32)}`);
     expect(r.entries[1]!.deprecated).toBe(true);
+  });
+
+  it.each([
+    ['version: 1.10', '1.1'],
+    ['version: 010', '8'],
+    ['version: 1e2', '100'],
+    ['version: 2', '2'],
+    ['version: yes', 'true'],
+  ])('refuses the whole index over %s, not a string (Helm cannot read it either), in one line', (line, shown) => {
+    const text = `apiVersion: v1\nentries:\n  a:\n  - {name: a, version: 1.0.0, urls: [a.tgz]}\n  - name: a\n    ${line}\n    urls: [b.tgz]\n`;
+    for (const t of [text, `${text}# *whole\n`]) {
+      expect(() => parse(t)).toThrow(new RegExp(`^test: index.yaml refused: chart "a" has version ${shown} as a YAML (number|boolean), not a string.*quote it`));
+    }
+    expect(() => parseIndex(Buffer.from('{"apiVersion": "v1", "entries": {"a": [{"name": "a", "version": 1.1}]}}'), 'json')).toThrow(/refused: chart "a" has version 1.1 as a YAML number/);
+    expect(parse(text.replace(line, 'version: "1.10"')).entries.map((e) => e.version)).toEqual(['1.0.0', '1.10']);
   });
 
   it('reports entries Helm drops, with the reason, and keeps the rest', () => {
@@ -136,7 +151,7 @@ entries:
   alpha:
   - apiVersion: v2
     name: alpha
-    version: 1.10
+    version: "1.10"
     urls: [alpha-1.10.tgz]
     digest: ${'AB'.repeat(32)}
     description: |
@@ -173,7 +188,7 @@ serverInfo: {contextPath: /charts}
   it('gives exactly what reading the whole document gives', () => {
     const chunked = parse(sample);
     expect(chunked).toEqual(whole(sample));
-    expect(summary(chunked)).toEqual(['alpha@1.0.0', 'alpha@1.1', 'beta@2.0.0', 'gamma@0.1.0']);
+    expect(summary(chunked)).toEqual(['alpha@1.0.0', 'alpha@1.10', 'beta@2.0.0', 'gamma@0.1.0']);
     expect(chunked.problems.map((p) => p.chart)).toEqual(['beta']);
     expect(chunked.warnings.join(' ')).toMatch(/alpha\[\]\.flavour/);
   });
