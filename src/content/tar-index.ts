@@ -23,8 +23,14 @@ export interface TarIndex {
 }
 
 /** `./blobs/sha256/x` and `blobs/sha256/x/` are `blobs/sha256/x`. */
-function normalise(path: string): string {
-  return path.replace(/^(\.\/)+/, '').replace(/^\/+/, '').replace(/\/+$/, '');
+export function normalise(path: string): string {
+  // Plain scans, not /\/+$/: a regex anchored at the end backtracks over every run of slashes.
+  let start = 0;
+  while (path.startsWith('./', start)) start += 2;
+  while (path[start] === '/') start++;
+  let end = path.length;
+  while (end > start && path[end - 1] === '/') end--;
+  return path.slice(start, end);
 }
 
 /** Index a tar's regular files (ustar, pax and GNU long names; plain, not compressed). */

@@ -346,7 +346,7 @@ export class RegistryClient {
         location = uploadLocation(res, location);
         const range = res.header('range');
         await res.dump();
-        const confirmed = range ? Number(/(\d+)$/.exec(range)?.[1] ?? NaN) + 1 : end;
+        const confirmed = range ? lastNumber(range) + 1 : end;
         if (confirmed !== end) {
           throw new ChartMirrorError('REGISTRY', `upload chunk to ${displayUrl(location)}: the registry confirmed bytes up to ${confirmed}, not ${end}`, {
             retryable: true,
@@ -512,4 +512,11 @@ export function nextLink(header: string | undefined, current: string): string | 
     if (m && /rel="?next"?/i.test(m[2] ?? '')) return new URL(m[1] ?? '', current).toString();
   }
   return undefined;
+}
+
+/** The number a header ends with (`0-1023` -> 1023), NaN when none: a scan, not /(\d+)$/, which backtracks. */
+export function lastNumber(text: string): number {
+  let i = text.length;
+  while (i > 0 && text.charCodeAt(i - 1) >= 48 && text.charCodeAt(i - 1) <= 57) i--;
+  return i === text.length ? NaN : Number(text.slice(i));
 }
