@@ -150,11 +150,13 @@ describe.skipIf(!haveBinaries('tinyproxy', 'nginx', 'docker-registry', 'openssl'
   it('NO_PROXY sends a named host direct, and plan says how each host is reached', async () => {
     await proxy.clearRequests();
     await web.clearRequests();
-    const r = await run('plan', { sources: [{ name: 'web', url: web.url }], targets: [target()] }, {
-      ...viaProxy(proxy.authUrl!),
-      NO_PROXY: `example.com, ${TEST_HOSTS.charts.name}`,
-      SSL_CERT_FILE: bundle,
-    });
+    const planFile = join(await tmpDir('proxy-plan-'), 'plan.json');
+    const r = await run(
+      'plan',
+      { sources: [{ name: 'web', url: web.url }], targets: [target()] },
+      { ...viaProxy(proxy.authUrl!), NO_PROXY: `example.com, ${TEST_HOSTS.charts.name}`, SSL_CERT_FILE: bundle },
+      ['--output', planFile],
+    );
     expect(r.code, r.stderr).toBe(0);
     const lines = r.stdout.split('\n');
     const at = lines.indexOf('Network (how each host is reached):');
@@ -171,7 +173,12 @@ describe.skipIf(!haveBinaries('tinyproxy', 'nginx', 'docker-registry', 'openssl'
     const seen = await proxy.requests();
     expect(seen.some((q) => q.method === 'CONNECT' && q.target === registry.host)).toBe(true);
     expect(seen.filter((q) => q.host.startsWith(`${TEST_HOSTS.charts.name}:`))).toEqual([]);
-    for (const secret of PROXY_SECRETS) expect(r.stdout + r.stderr).not.toContain(secret);
+    const planText = await readFile(planFile, 'utf8');
+    expect(planText).toContain('chartmirror-plan');
+    for (const secret of PROXY_SECRETS) {
+      expect(r.stdout + r.stderr).not.toContain(secret);
+      expect(planText, 'the proxy password leaked into the plan file').not.toContain(secret);
+    }
   });
 
   it('without SSL_CERT_FILE the registry (reached through the tunnel) is not trusted: the usual TLS hint', async () => {
