@@ -42,7 +42,7 @@ export async function syncCommand(args: SyncArgs, command: 'sync' | 'plan'): Pro
   const plan = args.planFile ? await readPlanFile(args.planFile, cfg) : undefined;
   const shard = shardFrom(args.shard) ?? plan?.shard;
   const pairs = cfg.sources.flatMap((s) => s.targets.map((target) => ({ source: s.name, target })));
-  const metrics = startMetrics(args, metricsLabels(args.config, shard ? shardLabel(shard) : undefined), pairs);
+  const metrics = startMetrics(args, metricsLabels(args.config, shard ? shardLabel(shard) : undefined), pairs, cfg.proxy);
   const { result, progress, signals } = await runWithProgress(args, ({ onEvent, signals, httpObserver }) =>
     runMirror(cfg, {
       dryRun: args.dryRun,

@@ -34,14 +34,19 @@ export interface RunMetrics {
  * The run's metrics when --metrics-file or --pushgateway asks for them (a bad --pushgateway URL
  * is a usage error now). `pairs`: the sources and targets the config pairs.
  */
-export function startMetrics(args: MetricsArgs, labels: MetricsLabels, pairs: { source: string; target: string }[] = []): RunMetrics | undefined {
+export function startMetrics(
+  args: MetricsArgs,
+  labels: MetricsLabels,
+  pairs: { source: string; target: string }[] = [],
+  proxy?: MetricsOutputs['proxy'],
+): RunMetrics | undefined {
   const file = args['metrics-file'];
   const pushgateway = args.pushgateway;
   if (!file && !pushgateway) return undefined;
   if (pushgateway) checkPushgatewayUrl(pushgateway);
   const collector = new MetricsCollector();
   collector.expect(pairs);
-  return { collector, outputs: { file, pushgateway, labels } };
+  return { collector, outputs: { file, pushgateway, labels, ...(proxy ? { proxy } : {}) } };
 }
 
 /** One warning line on stderr, as the progress output writes them (text or JSON); --quiet does not hide it. */

@@ -17,6 +17,7 @@ interface Def {
   options?: Schema[];
   shape?: Record<string, Schema>;
   entries?: Record<string, string>;
+  values?: unknown[];
   valueType?: Schema;
   checks?: { _zod: { def: CheckDef } }[];
 }
@@ -201,6 +202,8 @@ class Renderer {
         return numberText(d);
       case 'enum':
         return `one of ${Object.values(d.entries ?? {}).map((v) => `\`${v}\``).join(', ')}`;
+      case 'literal':
+        return (d.values ?? []).map((v) => `\`${JSON.stringify(v)}\``).join(' or ');
       case 'object':
         children.push([s, path, description]);
         return this.link(s, path, 'object');

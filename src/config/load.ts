@@ -26,6 +26,7 @@ import { DEFAULTS, LIMITS } from '../defaults.js';
 import { formatReference, invalidComponent, tryParseReference } from '../oci/reference.js';
 import { formatImage, parseImageReference } from '../images/reference.js';
 import type { TlsSettings } from '../http/client.js';
+import { parseProxyUrl, registerProxySecrets, type EndpointProxy, type ProxyConfig } from '../http/proxy.js';
 import type { RetryPolicy } from '../http/retry.js';
 
 
@@ -61,6 +62,8 @@ export interface SourceConfig {
   /** oci: carry referrers (signatures, SBOMs, attestations) with each chart. */
   referrers: boolean;
   tls?: TlsSettings;
+  /** The source's own proxy (or false: direct) for all of its requests. */
+  proxy?: EndpointProxy;
   provenance: { mode: ProvenanceMode; keyring: string[] };
   selection: Selection;
   targets: string[];
@@ -77,6 +80,8 @@ export interface TargetSpec {
   plainHttp: boolean;
   auth?: RegistryAuth;
   tls?: TlsSettings;
+  /** The target's own proxy (or false: direct) for all of its requests. */
+  proxy?: EndpointProxy;
   onConflict: 'fail' | 'overwrite';
   manifestMediaType: boolean;
   mount: boolean;
@@ -115,6 +120,7 @@ export interface RegistrySettings {
   plainHttp: boolean;
   auth?: RegistryAuth;
   tls?: TlsSettings;
+  proxy?: EndpointProxy;
   connections: number;
   requestsPerSecond?: number;
 }
@@ -132,6 +138,8 @@ export interface MirrorConfig {
   /** How often a run pushes a registry-backed state. */
   statePushIntervalMs: number;
   timeouts: { connectMs: number; headersMs: number; bodyIdleMs: number; totalMs: number };
+  /** `http.proxy`: each key replaces its environment variable (HTTPS_PROXY, HTTP_PROXY, NO_PROXY). */
+  proxy: ProxyConfig;
   /** Caps on what sources may make us read and hold. */
   limits: RunLimits;
   retry: RetryPolicy;
@@ -320,6 +328,7 @@ function resolveConfig(raw: RawConfig, file: string): MirrorConfig {
       plainHttp: r.plainHttp ?? false,
       ...(r.auth ? { auth: r.auth } : {}),
       ...(r.tls ? { tls: resolveTls(r.tls, ['registries', host, 'tls'], abs, fail) } : {}),
+      ...resolveEndpointProxy(r.proxy, ['registries', host, 'proxy'], `registries.${host}.proxy`, fail),
       connections: r.connections ?? connections?.registries ?? DEFAULTS.connections.registries,
       ...(r.requestsPerSecond !== undefined ? { requestsPerSecond: r.requestsPerSecond } : {}),
     });
@@ -337,6 +346,7 @@ function resolveConfig(raw: RawConfig, file: string): MirrorConfig {
     concurrency: raw.concurrency ?? DEFAULTS.concurrency,
     ...resolveState(raw.state, abs, resolve(dir, DEFAULTS.stateDirName), fail),
     limits: resolveLimits(raw.limits, fail),
+    proxy: resolveProxyConfig(raw.http?.proxy, fail),
     timeouts: {
       connectMs: timeouts?.connect !== undefined ? parseDuration(timeouts.connect) : DEFAULTS.timeouts.connectMs,
       headersMs: timeouts?.headers !== undefined ? parseDuration(timeouts.headers) : DEFAULTS.timeouts.headersMs,
@@ -353,6 +363,32 @@ function resolveConfig(raw: RawConfig, file: string): MirrorConfig {
 }
 
 type Fail = (path: (string | number)[], msg: string) => never;
+
+/** A proxy URL from the config, checked (http:// or https://) and its password registered as a secret. */
+function checkProxyUrl(value: string, path: (string | number)[], fail: Fail): void {
+  const p = parseProxyUrl(value);
+  if ('problem' in p) fail(path, p.problem);
+  else registerProxySecrets(p.url);
+}
+
+function resolveProxyConfig(raw: NonNullable<RawConfig['http']>['proxy'], fail: Fail): ProxyConfig {
+  if (!raw) return {};
+  const out: ProxyConfig = {};
+  for (const key of ['https', 'http'] as const) {
+    const v = raw[key];
+    if (v === undefined) continue;
+    if (v !== false) checkProxyUrl(v, ['http', 'proxy', key], fail);
+    out[key] = v;
+  }
+  if (raw.noProxy !== undefined) out.noProxy = Array.isArray(raw.noProxy) ? raw.noProxy : [raw.noProxy];
+  return out;
+}
+
+function resolveEndpointProxy(v: string | false | undefined, path: (string | number)[], from: string, fail: Fail): { proxy?: EndpointProxy } {
+  if (v === undefined) return {};
+  if (v !== false) checkProxyUrl(v, path, fail);
+  return { proxy: { url: v, from } };
+}
 
 function resolveImages(raw: RawImages | undefined, abs: (p: string) => string, fail: Fail): ImagesConfig {
   const path = ['images'];
@@ -444,6 +480,7 @@ function resolveTarget(
     plainHttp: t.plainHttp ?? false,
     auth: t.auth,
     tls: resolveTls(t.tls, [...path, 'tls'], abs, fail),
+    ...resolveEndpointProxy(t.proxy, [...path, 'proxy'], `targets.${t.name}.proxy`, fail),
     onConflict: t.onConflict ?? 'fail',
     manifestMediaType: t.manifestMediaType ?? false,
     mount: t.mount ?? true,
@@ -538,6 +575,7 @@ function resolveSource(
     plainHttp: s.plainHttp ?? false,
     referrers: s.referrers ?? true,
     tls: resolveTls(s.tls, [...path, 'tls'], abs, fail),
+    ...resolveEndpointProxy(s.proxy, [...path, 'proxy'], `sources.${s.name}.proxy`, fail),
     provenance: { mode, keyring },
     selection: resolveSelection(raw, s, path, fail),
     targets: s.targets ?? [...targetNames],

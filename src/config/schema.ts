@@ -32,12 +32,24 @@ export const TlsSchema = z
     ca: z
       .union([nonEmpty, z.array(nonEmpty).min(1)])
       .optional()
-      .describe('CA bundle file(s) that replace the system roots for this server.'),
+      .describe(
+        "CA bundle file(s) trusted for this server instead of every other CA, as Helm's --ca-file: list the system bundle too if the server also needs it. Default: Node's roots, NODE_EXTRA_CA_CERTS and the system CA bundle, from SSL_CERT_FILE and SSL_CERT_DIR when set.",
+      ),
     cert: nonEmpty.optional().describe('Client certificate (PEM) for mutual TLS; needs key.'),
     key: nonEmpty.optional().describe('Client private key (PEM) for mutual TLS; needs cert.'),
     insecureSkipVerify: z.boolean().optional().describe('Do not verify the server certificate. Default false.'),
   })
   .describe('TLS settings for one server.');
+
+/** A proxy URL, or false for none. */
+const proxyUrl = z.union([nonEmpty, z.literal(false)]);
+
+/** `proxy` on a source, target or registry. */
+const endpointProxy = proxyUrl
+  .optional()
+  .describe(
+    'Proxy for every request of this one (index, archives, registry API, token service): an http:// or https:// URL, http://user:password@host:port for a proxy that wants credentials; NO_PROXY and the loopback rule do not apply to it. false: direct. Default: http.proxy, then HTTPS_PROXY, HTTP_PROXY and NO_PROXY from the environment.',
+  );
 
 export const ProvenanceMode = z.enum(['ignore', 'copy', 'verify', 'require']);
 
@@ -133,6 +145,7 @@ export const SourceSchema = z.strictObject({
     .optional()
     .describe('Send credentials to chart URLs on other hosts too. Default false (only the repository host).'),
   tls: TlsSchema.optional(),
+  proxy: endpointProxy,
   verify: VerifySchema.optional(),
   targets: z.array(nonEmpty).min(1).optional().describe('Names of the targets this source goes to. Default: every target.'),
   connections: z.number().int().positive().optional().describe('Connections to this source host. Default http.connections.sources.'),
@@ -149,6 +162,7 @@ export const TargetSchema = z.strictObject({
   plainHttp: z.boolean().optional().describe('Talk HTTP instead of HTTPS. Default false.'),
   auth: TargetAuthSchema.optional(),
   tls: TlsSchema.optional(),
+  proxy: endpointProxy,
   onConflict: z
     .enum(['fail', 'overwrite'])
     .optional()
@@ -191,6 +205,25 @@ export const HttpSchema = z.strictObject({
     })
     .optional()
     .describe('Connections per host; `connections` on a source or target overrides them for its host.'),
+  proxy: z
+    .strictObject({
+      https: proxyUrl
+        .optional()
+        .describe('Proxy for https:// URLs (a CONNECT tunnel; TLS stays end to end), e.g. http://proxy.corp:3128 or http://user:password@proxy.corp:3128; false: none. Default: HTTPS_PROXY, else https_proxy.'),
+      http: proxyUrl
+        .optional()
+        .describe('Proxy for http:// URLs (absolute-form requests); false: none. Default: HTTP_PROXY, else http_proxy.'),
+      noProxy: z
+        .union([z.string(), z.array(nonEmpty)])
+        .optional()
+        .describe(
+          'Hosts reached directly, as NO_PROXY lists them: example.com (and its subdomains), .example.com (subdomains only), *, IPs, CIDRs, host:port. A list, or one comma-separated string. Default: NO_PROXY, else no_proxy.',
+        ),
+    })
+    .optional()
+    .describe(
+      'Proxies for every source, registry, token service and the Pushgateway, each key replacing its environment variable. localhost and loopback IPs are never proxied. Default: the environment, as Helm and Docker read it.',
+    ),
 });
 
 /** How one registry is reached: what `registries.<host>` says for image registries. */
@@ -198,6 +231,7 @@ export const RegistrySettingsSchema = z.strictObject({
   plainHttp: z.boolean().optional().describe('Talk HTTP instead of HTTPS. Default false.'),
   auth: TargetAuthSchema.optional().describe('Credentials; default Helm registry config, then Docker config.json, else anonymous.'),
   tls: TlsSchema.optional(),
+  proxy: endpointProxy,
   connections: z.number().int().positive().optional().describe('Connections to this registry. Default http.connections.registries.'),
   requestsPerSecond: z.number().positive().optional().describe('Cap on requests per second to this registry. Default none.'),
 });

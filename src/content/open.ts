@@ -28,6 +28,11 @@ export interface OpenStoreOptions {
   auth?: RegistryAuth;
   retry?: Partial<RetryPolicy>;
   timeouts?: Partial<Timeouts>;
+  /**
+   * Registries: a proxy URL for every request, or false for none. Default: HTTPS_PROXY,
+   * HTTP_PROXY and NO_PROXY from the environment, as Helm and Docker read them.
+   */
+  proxy?: string | false;
   /** Registries: connections to the host. Default DEFAULTS.connections.registries (16). */
   connections?: number;
   /** Layouts: the repository the store is bound to (tags become `<repository>:<tag>`). */
@@ -50,6 +55,7 @@ async function openRegistry(reference: string, opts: OpenStoreOptions): Promise<
     plainHttp: opts.plainHttp ?? false,
     tls: opts.tls,
     auth: opts.auth,
+    ...(opts.proxy !== undefined ? { proxy: { url: opts.proxy, from: 'the proxy option' } } : {}),
     connections: opts.connections ?? DEFAULTS.connections.registries,
   });
   const store = new RegistryRepository(client, ref.repository, { retry: { ...DEFAULTS.retry, ...opts.retry } });

@@ -1,17 +1,23 @@
 import { setMaxListeners } from 'node:events';
 import { readFileSync } from 'node:fs';
-import type { Agent, Dispatcher } from 'undici';
+import { createSecureContext, type SecureContext } from 'node:tls';
+import type { Dispatcher } from 'undici';
 import { Readable } from 'node:stream';
 import { ChartMirrorError, ConfigError } from '../errors.js';
 import { HostGate } from './host-gate.js';
-import { transportError, isRetryableStatus } from './errors.js';
+import { transportError, isRetryableStatus, proxyTransportError } from './errors.js';
+import { ProxyPolicy, type EndpointProxy, type ProxyRoute, type ProxyTarget } from './proxy.js';
 import { parseRetryAfter, throttleDelay } from './retry.js';
 import { displayUrl, urlHost } from './redact-url.js';
+import { defaultTrust } from './trust.js';
 import { redact } from '../util/secrets.js';
 import { DEFAULTS } from '../defaults.js';
 
 export interface TlsSettings {
-  /** CA bundle file(s); replaces the system roots, as Helm's caFile does. */
+  /**
+   * CA bundle file(s); they replace every other trusted CA for this server (Node's roots, the
+   * system bundle, NODE_EXTRA_CA_CERTS), as Helm's caFile does.
+   */
   ca?: string | string[];
   /** Client certificate and key files (mutual TLS). */
   cert?: string;
@@ -39,6 +45,18 @@ export interface EndpointSettings {
   /** Optional requests-per-second cap per host. */
   requestsPerSecond?: number;
   timeouts?: Partial<Timeouts>;
+  /** This endpoint's own proxy (a source's, target's or registry's `proxy`), for all its requests. */
+  proxy?: EndpointProxy;
+}
+
+/** How requests to one origin went: through a proxy (its URL without credentials) or direct, and why. */
+export interface RouteInfo {
+  /** `scheme://host[:port]`. */
+  origin: string;
+  /** The proxy, e.g. `http://proxy.corp:3128`; absent: direct. */
+  proxy?: string;
+  /** The setting that decided: HTTPS_PROXY, NO_PROXY, loopback, sources.web.proxy, … */
+  reason: string;
 }
 
 export interface HttpRequest {
@@ -84,43 +102,123 @@ export interface HttpObserver {
 /** undici, loaded with the first request: runs that only touch files never load it. */
 let undici: Promise<typeof import('undici')> | undefined;
 
+export interface HttpClientOptions {
+  userAgent: string;
+  timeouts?: Partial<Timeouts>;
+  observer?: HttpObserver;
+  /** Which proxy each request goes through. Default: the environment's, as Go reads it. */
+  proxy?: ProxyPolicy;
+  /** Told once per origin (and route) how its requests go: `--verbose` and plans show it. */
+  onRoute?: (route: RouteInfo) => void;
+}
+
+/** What one endpoint needs to build its dispatchers. */
+interface DispatchSettings {
+  key: string;
+  tls: TlsFiles;
+  connections: number;
+  timeouts: Timeouts;
+}
+
 /**
- * One place for transport: an undici Agent per endpoint settings (TLS, connection limit,
- * timeouts), host-wide pacing, and errors that carry a code and a redacted URL. Keep-alive
- * HTTP/1.1; no content decoding (archives are stored exactly as served).
+ * One place for transport: undici dispatchers per endpoint settings (TLS, connection limit,
+ * timeouts) and route (direct, or through a proxy: CONNECT for https, absolute-form for http),
+ * host-wide pacing, and errors that carry a code and a redacted URL. Keep-alive HTTP/1.1; no
+ * content decoding (archives are stored exactly as served).
  */
 export class HttpClient {
-  private readonly agents = new Map<string, Promise<Agent>>();
+  private readonly dispatchers = new Map<string, Promise<Dispatcher>>();
   private readonly gates = new Map<string, HostGate>();
+  private readonly routesSeen = new Map<string, RouteInfo>();
+  private readonly secureContexts = new Map<string, SecureContext>();
+  readonly proxy: ProxyPolicy;
 
-  constructor(private readonly opts: { userAgent: string; timeouts?: Partial<Timeouts>; observer?: HttpObserver }) {}
+  constructor(private readonly opts: HttpClientOptions) {
+    this.proxy = opts.proxy ?? ProxyPolicy.fromEnvironment(process.env);
+  }
 
-  /** A handle for requests that share TLS settings and limits. */
+  /** A handle for requests that share TLS settings, limits and a proxy setting. */
   endpoint(settings: EndpointSettings): Endpoint {
     const timeouts = { ...DEFAULT_TIMEOUTS, ...this.opts.timeouts, ...settings.timeouts };
     const key = JSON.stringify([settings.tls ?? null, settings.connections, timeouts]);
     // TLS files are read now: a missing CA file is a config error before any work.
-    const tls = tlsOptions(settings.tls);
-    const agent = () => {
-      let a = this.agents.get(key);
-      if (!a) {
-        a = (undici ??= import('undici')).then(
-          ({ Agent }) =>
-            new Agent({
-              connections: settings.connections,
-              pipelining: 1,
-              keepAliveTimeout: 30_000,
-              headersTimeout: timeouts.headersMs,
-              bodyTimeout: timeouts.bodyIdleMs,
-              allowH2: false,
-              connect: { timeout: timeouts.connectMs, ...tls },
-            }),
-        );
-        this.agents.set(key, a);
-      }
-      return a;
+    const tls = tlsFiles(settings.tls);
+    return new Endpoint(this, { key, tls, connections: settings.connections, timeouts }, settings.requestsPerSecond, settings.proxy);
+  }
+
+  /** The dispatcher for requests of these settings to a `scheme` origin, direct or through `proxy`. */
+  dispatcher(s: DispatchSettings, scheme: string, proxy: ProxyTarget | undefined): Promise<Dispatcher> {
+    // Two credentials for one proxy are two dispatchers.
+    const key = `${s.key}\n${scheme}\n${proxy?.url ?? ''}\n${proxy?.authorization ?? ''}`;
+    let d = this.dispatchers.get(key);
+    if (!d) {
+      d = (undici ??= import('undici')).then((u) => this.buildDispatcher(u, s, scheme, proxy));
+      this.dispatchers.set(key, d);
+    }
+    return d;
+  }
+
+  private buildDispatcher(u: typeof import('undici'), s: DispatchSettings, scheme: string, proxy: ProxyTarget | undefined): Dispatcher {
+    const base = {
+      connections: s.connections,
+      pipelining: 1,
+      keepAliveTimeout: 30_000,
+      headersTimeout: s.timeouts.headersMs,
+      bodyTimeout: s.timeouts.bodyIdleMs,
+      allowH2: false,
     };
-    return new Endpoint(this, agent, settings.requestsPerSecond, timeouts.totalMs);
+    // Only https origins need the trust store (reading the system's takes a moment).
+    const originTls = scheme === 'https:' ? this.connectTls(s.tls) : {};
+    if (!proxy) return new u.Agent({ ...base, connect: { timeout: s.timeouts.connectMs, ...originTls } });
+    return new u.ProxyAgent({
+      ...base,
+      uri: proxy.url,
+      // The URL's user-info as Go sends it (undici would send nothing for a user alone).
+      ...(proxy.authorization ? { token: proxy.authorization } : {}),
+      // http:// origins through an http:// proxy: absolute-form requests, as Go sends them;
+      // https:// origins: a CONNECT tunnel, with TLS end to end (requestTls is the origin's).
+      proxyTunnel: false,
+      requestTls: { timeout: s.timeouts.connectMs, ...originTls },
+      proxyTls: { timeout: s.timeouts.connectMs, ...(proxy.url.startsWith('https:') ? this.connectTls({}) : {}) },
+      // Also what talks to the proxy for absolute-form requests: the same connection limit.
+      factory: (origin: string | URL, opts: object) => new u.Pool(origin, { ...base, ...opts }),
+    });
+  }
+
+  /**
+   * Connect options for a TLS server: its `tls.ca` alone when given; else Node's default store
+   * plus the system's CA bundle, in one secure context that every connection shares.
+   */
+  private connectTls(tls: TlsFiles): Record<string, unknown> {
+    const verify = tls.rejectUnauthorized === false ? { rejectUnauthorized: false } : {};
+    const client = { ...(tls.cert ? { cert: tls.cert } : {}), ...(tls.key ? { key: tls.key } : {}) };
+    if (tls.ca) return { ca: tls.ca, ...client, ...verify };
+    const trust = defaultTrust();
+    if (!trust.ca) return { ...client, ...verify };
+    const key = JSON.stringify([tls.certFile ?? null, tls.keyFile ?? null]);
+    let ctx = this.secureContexts.get(key);
+    if (!ctx) {
+      ctx = createSecureContext({ ca: trust.ca, ...client });
+      this.secureContexts.set(key, ctx);
+    }
+    return { secureContext: ctx, ...verify };
+  }
+
+  /** How a request to `url` goes; the first request of each origin and route is told to onRoute. */
+  route(url: URL, own: EndpointProxy | undefined): ProxyRoute {
+    const route = this.proxy.route(url, own);
+    const key = `${url.origin}\n${route.proxy?.display ?? ''}\n${route.reason}`;
+    if (!this.routesSeen.has(key)) {
+      const info: RouteInfo = { origin: url.origin, ...(route.proxy ? { proxy: route.proxy.display } : {}), reason: route.reason };
+      this.routesSeen.set(key, info);
+      this.opts.onRoute?.(info);
+    }
+    return route;
+  }
+
+  /** Every origin this client has sent requests to, and how. */
+  routes(): RouteInfo[] {
+    return [...this.routesSeen.values()];
   }
 
   gate(host: string, requestsPerSecond?: number): HostGate {
@@ -141,9 +239,19 @@ export class HttpClient {
   }
 
   async close(): Promise<void> {
-    await Promise.all([...this.agents.values()].map(async (a) => (await a).close().catch(() => undefined)));
-    this.agents.clear();
+    await Promise.all([...this.dispatchers.values()].map(async (a) => (await a).close().catch(() => undefined)));
+    this.dispatchers.clear();
   }
+}
+
+/** A server's TLS files, read when its endpoint is made. */
+interface TlsFiles {
+  ca?: Buffer[];
+  cert?: Buffer;
+  key?: Buffer;
+  certFile?: string;
+  keyFile?: string;
+  rejectUnauthorized?: false;
 }
 
 function readPem(file: string, what: string): Buffer {
@@ -154,26 +262,36 @@ function readPem(file: string, what: string): Buffer {
   }
 }
 
-function tlsOptions(tls: TlsSettings | undefined): Record<string, unknown> {
+function tlsFiles(tls: TlsSettings | undefined): TlsFiles {
   if (!tls) return {};
-  const out: Record<string, unknown> = {};
+  const out: TlsFiles = {};
   if (tls.ca) {
     const files = Array.isArray(tls.ca) ? tls.ca : [tls.ca];
     out.ca = files.map((f) => readPem(f, 'tls.ca'));
   }
-  if (tls.cert) out.cert = readPem(tls.cert, 'tls.cert');
-  if (tls.key) out.key = readPem(tls.key, 'tls.key');
+  if (tls.cert) {
+    out.cert = readPem(tls.cert, 'tls.cert');
+    out.certFile = tls.cert;
+  }
+  if (tls.key) {
+    out.key = readPem(tls.key, 'tls.key');
+    out.keyFile = tls.key;
+  }
   if (tls.insecureSkipVerify) out.rejectUnauthorized = false;
   return out;
 }
 
 export class Endpoint {
+  private readonly totalMs: number;
+
   constructor(
     private readonly client: HttpClient,
-    private readonly dispatcher: () => Promise<Dispatcher>,
+    private readonly settings: DispatchSettings,
     private readonly requestsPerSecond?: number,
-    private readonly totalMs: number = DEFAULT_TIMEOUTS.totalMs,
-  ) {}
+    private readonly proxy?: EndpointProxy,
+  ) {
+    this.totalMs = settings.timeouts.totalMs;
+  }
 
   /** Pause all requests to `host` (after a 429 without Retry-After, say). */
   pause(host: string, ms: number): void {
@@ -187,6 +305,7 @@ export class Endpoint {
   async send(req: HttpRequest): Promise<HttpResponse> {
     if (req.signal) allowOneListenerPerRequest(req.signal);
     const u = new URL(req.url);
+    const route = this.client.route(u, this.proxy);
     const gate = this.client.gate(u.host, this.requestsPerSecond);
     await gate.pass(req.signal);
     const headers: Record<string, string> = { 'user-agent': this.client.userAgent, ...req.headers };
@@ -205,7 +324,7 @@ export class Endpoint {
     const signal = req.signal ? AbortSignal.any([req.signal, overall.signal]) : overall.signal;
     let res: Dispatcher.ResponseData;
     try {
-      res = await (await this.dispatcher()).request({
+      res = await (await this.client.dispatcher(this.settings, u.protocol, route.proxy)).request({
         origin: u.origin,
         path: `${u.pathname}${u.search}`,
         method: req.method,
@@ -217,13 +336,18 @@ export class Endpoint {
       clearTimeout(timer);
       // A streamed body that failed its own checks (a source that lied) is that error, not a network one.
       const own = overall.signal.aborted ? (overall.signal.reason as ChartMirrorError) : bodyError(e);
-      const err = transportError(own ?? e, req.method, req.url);
+      // Through a proxy, what the proxy said (a 407, a refused CONNECT) is about the proxy.
+      const err = (!own && route.proxy ? proxyTransportError(e, route.proxy, req.method, req.url) : undefined) ?? transportError(own ?? e, req.method, req.url);
       // Neither our own body's failure nor our own abort (an interrupt) is something the host did.
       if ((!own || overall.signal.aborted) && err.code !== 'ABORTED') observer?.request(u.host, 'error');
       throw err;
     }
     res.body.once('close', () => clearTimeout(timer));
     observer?.request(u.host, res.statusCode);
+    if (res.statusCode === 407 && route.proxy) {
+      await res.body.dump().catch(() => undefined);
+      throw proxyTransportError(new Error('Proxy Authentication Required (407)'), route.proxy, req.method, req.url)!;
+    }
     if (res.statusCode === 429 || (res.statusCode === 503 && res.headers['retry-after'])) {
       const after = throttleDelay((name) => first(res.headers[name] as string | string[] | undefined));
       const added = gate.pause(after ?? 1000);

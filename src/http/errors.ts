@@ -1,5 +1,6 @@
 import { ChartMirrorError, type ErrorCode } from '../errors.js';
 import { redact } from '../util/secrets.js';
+import type { ProxyTarget } from './proxy.js';
 import { displayUrl, urlHost } from './redact-url.js';
 
 const TLS_CODES = new Set([
@@ -59,8 +60,66 @@ function errCode(e: unknown): string | undefined {
   let cur: unknown = e;
   for (let i = 0; i < 4 && cur && typeof cur === 'object'; i++) {
     const c = (cur as { code?: unknown }).code;
-    if (typeof c === 'string') return c;
+    // undici wraps the origin's TLS failure through a proxy tunnel; the cause says what it was.
+    if (typeof c === 'string' && !(c === 'UND_ERR_PRX_TLS' && (cur as { cause?: unknown }).cause)) return c;
     cur = (cur as { cause?: unknown }).cause;
+  }
+  return undefined;
+}
+
+function messages(e: unknown): string {
+  const out: string[] = [];
+  let cur: unknown = e;
+  for (let i = 0; i < 4 && cur && typeof cur === 'object'; i++) {
+    if (cur instanceof Error) out.push(cur.message);
+    cur = (cur as { cause?: unknown }).cause;
+  }
+  return out.join('\n');
+}
+
+/** Failures that can only be the proxy's when a request goes through one: it is the only host we connect to. */
+const PROXY_CONNECT_CODES = new Set(['ECONNREFUSED', 'ENOTFOUND', 'EAI_AGAIN', 'EHOSTUNREACH', 'ENETUNREACH']);
+
+/**
+ * A failure of a request that went through `proxy`, when it is the proxy's: its 407 (or the 401
+ * some proxies send for a wrong password) to a CONNECT or a request, another refusal of a
+ * CONNECT, or the proxy out of reach. One line naming the proxy, never its credentials.
+ * Undefined when the failure is not the proxy's (a TLS problem with the server, say).
+ */
+export function proxyTransportError(e: unknown, proxy: ProxyTarget, method: string, url: string): ChartMirrorError | undefined {
+  const text = messages(e);
+  const u = new URL(url);
+  const hostPort = `${u.hostname}:${u.port || (u.protocol === 'https:' ? '443' : '80')}`;
+  const proxyHost = urlHost(proxy.url);
+  const tunnel = /Proxy response \((\d{3})\) !== 200 when HTTP Tunneling/.exec(text);
+  const status = tunnel ? Number(tunnel[1]) : /Proxy Authentication Required \(407\)/.test(text) ? 407 : undefined;
+  const request = tunnel ? `CONNECT ${hostPort}` : `${method} ${displayUrl(url)}`;
+  if (status === 407 || (tunnel && status === 401)) {
+    const fix = proxy.hasCredentials
+      ? `check the user and password in ${proxy.from}`
+      : `it wants credentials: put user:password@ before the host in ${proxy.from}`;
+    return new ChartMirrorError('AUTH', redact(`proxy authentication failed: the proxy ${proxy.display} (${proxy.from}) answered ${status} to ${request}; ${fix}`), {
+      cause: e,
+      status,
+      host: proxyHost,
+    });
+  }
+  if (tunnel && status !== undefined) {
+    const hint = status === 403 ? ' (the proxy does not allow this host or port)' : status >= 500 ? ' (the proxy could not reach the server)' : '';
+    return new ChartMirrorError('NETWORK', redact(`${method} ${displayUrl(url)}: the proxy ${proxy.display} (${proxy.from}) answered ${status} to CONNECT ${hostPort}${hint}`), {
+      cause: e,
+      status,
+      retryable: isRetryableStatus(status),
+      host: proxyHost,
+    });
+  }
+  const code = errCode(e);
+  if (code && PROXY_CONNECT_CODES.has(code)) {
+    return new ChartMirrorError('NETWORK', redact(`${method} ${displayUrl(url)}: cannot reach the proxy ${proxy.display} (${proxy.from}): ${FRIENDLY[code] ?? code}`), {
+      cause: e,
+      retryable: RETRYABLE_NETWORK.has(code),
+      host: proxyHost,
+    });
   }
   return undefined;
 }

@@ -7,8 +7,10 @@ import { mkdir, readFile } from 'node:fs/promises';
 import { basename, dirname, resolve } from 'node:path';
 import { ChartMirrorError, errorMessage } from '../errors.js';
 import { DEFAULTS } from '../defaults.js';
-import { friendlyTransportError } from '../http/errors.js';
+import { HttpClient } from '../http/client.js';
+import { ProxyPolicy, type ProxyConfig } from '../http/proxy.js';
 import { displayUrl } from '../http/redact-url.js';
+import { VERSION } from '../version.js';
 import { writeFileAtomic } from '../util/fs-atomic.js';
 import { redact, registerSecret } from '../util/secrets.js';
 import { runSucceeded, type MetricsCollector, type RunOutcome } from './collector.js';
@@ -41,6 +43,8 @@ export interface MetricsOutputs {
   /** `--pushgateway`: `http(s)://[user:pass@]host:port[/path]`. */
   pushgateway?: string;
   labels: MetricsLabels;
+  /** `http.proxy` of the run's config: the push goes through the same proxies as the run. */
+  proxy?: ProxyConfig;
 }
 
 /**
@@ -87,15 +91,68 @@ export async function writeMetricsFile(collector: MetricsCollector, run: RunOutc
   await writeFileAtomic(path, text);
 }
 
+/** Where a push goes: `<url path>/metrics/job/<job>/<label>/<value>…`, as prom-client builds it. */
+export function pushgatewayTarget(url: string, labels: MetricsLabels): string {
+  const u = new URL(url);
+  const groupings = Object.entries(pushgatewayGrouping(labels))
+    .map(([k, v]) => `/${encodeURIComponent(k)}/${encodeURIComponent(v)}`)
+    .join('');
+  u.pathname = `${u.pathname.replace(/\/+$/, '')}/metrics/job/${encodeURIComponent(PUSHGATEWAY_JOB)}${groupings}`;
+  u.username = '';
+  u.password = '';
+  return u.href;
+}
+
+/** A push the Pushgateway refused, or that did not reach it: `reason` is what the warning says. */
+class PushError extends Error {
+  constructor(readonly reason: string) {
+    super(reason);
+  }
+}
+
 /**
- * Push with POST (prom-client `pushAdd`): the group's series that this push leaves out keep
- * their values, which is how a failed run leaves the last success as it was.
+ * Push with POST (what prom-client calls `pushAdd`): the group's series that this push leaves
+ * out keep their values, which is how a failed run leaves the last success as it was. The push
+ * goes through chartmirror's own HTTP client: the same proxies and trust store as the run, and
+ * nothing left open after it.
  */
-export async function pushMetrics(collector: MetricsCollector, run: RunOutcome, url: string, labels: MetricsLabels): Promise<void> {
-  const [registry, { Pushgateway }] = await Promise.all([collector.registry(run, { lastSuccessSeconds: thisRunsSuccess(run) }), import('prom-client')]);
-  // No keep-alive agent: nothing of the push may hold the process open after it.
-  const gateway = new Pushgateway(url, { timeout: DEFAULTS.metrics.pushTimeoutMs, agent: false }, registry);
-  await gateway.pushAdd({ jobName: PUSHGATEWAY_JOB, groupings: pushgatewayGrouping(labels) });
+export async function pushMetrics(collector: MetricsCollector, run: RunOutcome, url: string, labels: MetricsLabels, proxy?: ProxyConfig): Promise<void> {
+  const registry = await collector.registry(run, { lastSuccessSeconds: thisRunsSuccess(run) });
+  const body = await registry.metrics();
+  const u = new URL(url);
+  const headers: Record<string, string> = { 'content-type': registry.contentType };
+  if (u.username || u.password) {
+    const user = decodeURIComponent(u.username);
+    const password = decodeURIComponent(u.password);
+    registerSecret(password);
+    headers.authorization = `Basic ${Buffer.from(`${user}:${password}`).toString('base64')}`;
+    registerSecret(headers.authorization);
+  }
+  const wait = DEFAULTS.metrics.pushTimeoutMs;
+  const http = new HttpClient({
+    userAgent: `chartmirror/${VERSION}`,
+    timeouts: { connectMs: wait, headersMs: wait, bodyIdleMs: wait, totalMs: 3 * wait },
+    proxy: ProxyPolicy.fromEnvironment(process.env, proxy),
+  });
+  const target = pushgatewayTarget(url, labels);
+  try {
+    let res;
+    try {
+      res = await http.endpoint({ connections: 1 }).send({ method: 'POST', url: target, headers, body });
+    } catch (e) {
+      // The transport's message names the request; the warning names the Pushgateway already.
+      const prefix = `POST ${displayUrl(target)}: `;
+      const text = errorMessage(e);
+      throw new PushError(text.startsWith(prefix) ? text.slice(prefix.length) : text);
+    }
+    if (res.status >= 400) {
+      const answer = (await res.peekText(1024)).replace(/\s+/g, ' ').trim();
+      throw new PushError(`HTTP ${res.status}${answer ? `: ${answer.length > 200 ? `${answer.slice(0, 200)}…` : answer}` : ''}`);
+    }
+    await res.dump();
+  } finally {
+    await http.close();
+  }
 }
 
 /** Write and push what was asked for; the warnings (one line each) for what could not be done. */
@@ -109,7 +166,7 @@ export async function emitMetrics(collector: MetricsCollector, run: RunOutcome, 
   }
   if (outputs.pushgateway) {
     const url = outputs.pushgateway;
-    await pushMetrics(collector, run, url, outputs.labels).catch((e: unknown) => {
+    await pushMetrics(collector, run, url, outputs.labels, outputs.proxy).catch((e: unknown) => {
       warnings.push(`metrics: cannot push to the Pushgateway at ${displayUrl(url)} (${pushFailure(e)}); check --pushgateway, and that the Pushgateway is up and reachable from here`);
     });
   }
@@ -133,12 +190,7 @@ function fileFailure(e: unknown): string {
   return FILE_ERRORS[code] ? `${FILE_ERRORS[code]}, ${code}` : code;
 }
 
-/** prom-client's push errors in a few words: a transport failure, or the status and the Pushgateway's answer. */
+/** A push failure in a few words: the status and the Pushgateway's answer, or what kept the push from it. */
 function pushFailure(e: unknown): string {
-  const m = /^push failed with status (\d+), ([\s\S]*)$/.exec(e instanceof Error ? e.message : '');
-  if (m) {
-    const body = m[2]!.replace(/\s+/g, ' ').trim();
-    return `HTTP ${m[1]}${body ? `: ${body.length > 200 ? `${body.slice(0, 200)}…` : body}` : ''}`;
-  }
-  return friendlyTransportError(e).text;
+  return e instanceof PushError ? e.reason : errorMessage(e);
 }

@@ -1,5 +1,6 @@
 import { ChartMirrorError, errorMessage } from '../errors.js';
-import { HttpClient, type HttpObserver, type Timeouts } from '../http/client.js';
+import { HttpClient, type HttpObserver, type RouteInfo, type Timeouts } from '../http/client.js';
+import { ProxyPolicy, type ProxyConfig } from '../http/proxy.js';
 import { urlHost } from '../http/redact-url.js';
 import { registryHost } from '../oci/reference.js';
 import type { RetryContext, RetryPolicy } from '../http/retry.js';
@@ -22,6 +23,8 @@ export interface RunSettings {
   retry: RetryPolicy;
   /** Caps on what sources may make us read and hold (default: LIMITS). */
   limits?: RunLimits;
+  /** `http.proxy`, over the environment's proxies. */
+  proxy?: ProxyConfig;
 }
 
 /** Everything a run shares: one HTTP client, the sources, the targets, keyrings. */
@@ -70,7 +73,13 @@ export async function createContext(
     if (!keyrings.has(key)) keyrings.set(key, await loadKeyring(files));
   }
 
-  const http = new HttpClient({ userAgent: `chartmirror/${VERSION}`, timeouts: settings.timeouts, observer: opts.httpObserver });
+  const http = new HttpClient({
+    userAgent: `chartmirror/${VERSION}`,
+    timeouts: settings.timeouts,
+    observer: opts.httpObserver,
+    proxy: ProxyPolicy.fromEnvironment(process.env, settings.proxy),
+    onRoute: (route: RouteInfo) => opts.emit({ type: 'route', ...route }),
+  });
   const connector = new RegistryConnector(http);
   const locator = new BlobLocator();
   const targets = new Map<string, TargetBinding>();
@@ -80,14 +89,14 @@ export async function createContext(
   for (const s of sources) {
     const onRetry = retryReporter(`source ${s.name}`, opts.emit, s.kind === 'oci' ? apiHost(s.registry!) : urlHost(s.url));
     if (s.kind === 'oci') {
-      const client = connector.client({ registry: s.registry!, plainHttp: s.plainHttp, tls: s.tls, auth: s.auth, connections: s.connections });
+      const client = connector.client({ registry: s.registry!, plainHttp: s.plainHttp, tls: s.tls, auth: s.auth, proxy: s.proxy, connections: s.connections });
       ociSources.set(s.name, new OciChartSource(s, client, { retry: settings.retry, onRetry }));
       continue;
     }
     repositories.set(
       s.name,
       new ChartRepository(s.name, s.url, {
-        endpoint: http.endpoint({ tls: s.tls, connections: s.connections }),
+        endpoint: http.endpoint({ tls: s.tls, connections: s.connections, proxy: s.proxy }),
         // Config loading made sure a classic source's auth is a username and a password.
         auth: s.auth as { username: string; password: string } | undefined,
         passCredentials: s.passCredentials,

@@ -93,6 +93,16 @@ export type PipelineEvent =
       /** The host (`host[:port]`) whose failure is retried, when known. */
       host?: string;
     }
+  | {
+      /** The first request to an origin: whether it goes through a proxy (which, and why) or direct. */
+      type: 'route';
+      /** `scheme://host[:port]`. */
+      origin: string;
+      /** The proxy URL without credentials; absent: direct. */
+      proxy?: string;
+      /** The setting that decided: HTTPS_PROXY, NO_PROXY, loopback, sources.web.proxy, … */
+      reason: string;
+    }
   | { type: 'warning'; message: string }
   | { type: 'stopping'; signal: string };
 

@@ -149,7 +149,8 @@ export interface Plan {
 /** The config as the plan's fingerprint: everything that decides what goes where, no secrets. */
 export function configHash(cfg: MirrorConfig): string {
   const SECRET = new Set(['password', 'token', 'identityToken']);
-  const text = JSON.stringify({ ...cfg, file: undefined, dir: undefined }, (k, v) => (SECRET.has(k) && typeof v === 'string' ? '(secret)' : v));
+  // How hosts are reached (proxies) decides nothing about what goes where.
+  const text = JSON.stringify({ ...cfg, file: undefined, dir: undefined }, (k, v) => (k === 'proxy' ? undefined : SECRET.has(k) && typeof v === 'string' ? '(secret)' : v));
   return `sha256:${createHash('sha256').update(text).digest('hex')}`;
 }
 

@@ -6,7 +6,7 @@
  */
 import type { MirrorConfig } from '../config/load.js';
 import { ConfigError } from '../errors.js';
-import type { HttpObserver } from '../http/client.js';
+import type { HttpObserver, RouteInfo } from '../http/client.js';
 import { openRunState, stateLocation, type RunState } from '../state/run-state.js';
 import { createContext, retryReporter, type RunContext } from './context.js';
 import { shardText, type Shard } from './shard.js';
@@ -55,6 +55,8 @@ export interface RunResult {
   shard?: Shard;
   /** Reports joined by `report merge`: how many, and their shards. */
   merged?: { reports: number; shards: Shard[] };
+  /** When a proxy is configured: how each origin the run talked to was reached (plans show it). */
+  routes?: RouteInfo[];
 }
 
 
@@ -140,7 +142,7 @@ export async function runMirror(cfg: MirrorConfig, opts: RunOptions = {}): Promi
       const settled = new Set(plan.settled);
       emitPlan(plan, emit);
       for (const r of items) if (!settled.has(r)) emit({ type: 'item', result: r });
-      return { items, startedAt, finishedAt: new Date(), interrupted: false, dryRun, plan, ...(shard ? { shard } : {}) };
+      return { items, startedAt, finishedAt: new Date(), interrupted: false, dryRun, plan, ...(shard ? { shard } : {}), ...networkRoutes(ctx) };
     }
 
     await journal.openForWriting();
@@ -169,6 +171,12 @@ export async function runMirror(cfg: MirrorConfig, opts: RunOptions = {}): Promi
     await state?.close();
     await ctx.close();
   }
+}
+
+/** The routes of the run's requests, when any proxy is set (otherwise every one went direct). */
+function networkRoutes(ctx: RunContext): { routes?: RouteInfo[] } {
+  const routes = ctx.http.routes();
+  return ctx.http.proxy.configured || routes.some((r) => r.proxy) ? { routes } : {};
 }
 
 /** A plan made for one shard runs as that shard; --shard, when also given, must agree. */

@@ -71,6 +71,7 @@ export async function bindTarget(spec: TargetSpec, ctx: BindingContext): Promise
     plainHttp: spec.plainHttp,
     tls: spec.tls,
     auth: spec.auth,
+    proxy: spec.proxy,
     connections: spec.connections,
     requestsPerSecond: spec.requestsPerSecond,
     chunkSize: spec.chunkSize,

@@ -8,6 +8,11 @@ import type { ProgressRenderer } from './renderer.js';
 
 export type LogFormat = 'text' | 'json';
 
+/** `network: https://reg:5000 via proxy http://proxy:3128 (HTTPS_PROXY)`, or `… direct (NO_PROXY)`. */
+export function routeLine(r: { origin: string; proxy?: string; reason: string }): string {
+  return `network: ${r.origin} ${r.proxy ? `via proxy ${r.proxy}` : 'direct'} (${r.reason})`;
+}
+
 export interface PlainOptions {
   format: LogFormat;
   /** List journal hits and exclusions too, and every retry. */
@@ -108,6 +113,9 @@ export class PlainProgress implements ProgressRenderer {
         return;
       case 'warning':
         if (!quiet) this.write(`warning: ${e.message}`, { event: 'warning', message: e.message });
+        return;
+      case 'route':
+        if (!quiet && this.opts.verbose) this.write(routeLine(e), { event: 'route', origin: e.origin, ...(e.proxy ? { proxy: e.proxy } : {}), reason: e.reason });
         return;
       case 'stopping':
         this.write(`${e.signal}: stopping; finishing what is in flight (send again to exit at once)`, { event: 'stopping', signal: e.signal });

@@ -3,6 +3,7 @@ import type { ItemResult, PipelineEvent, PlanGroup } from '../pipeline/events.js
 import { formatBytes, formatDuration, summaryLine, type RunSummary } from '../report/summary.js';
 import { cell, escapeControl } from '../report/text.js';
 import { redact } from '../util/secrets.js';
+import { routeLine } from './plain.js';
 import type { ProgressRenderer } from './renderer.js';
 import { eta, rate, Tally, type Progress } from './tally.js';
 
@@ -81,6 +82,9 @@ export class TtyProgress implements ProgressRenderer {
         return;
       case 'retry':
         if (this.opts.verbose) this.line(`retry ${e.what}: attempt ${e.attempt} failed (${e.error})`);
+        return;
+      case 'route':
+        if (this.opts.verbose) this.line(routeLine(e));
         return;
       default:
         return;

@@ -5,6 +5,7 @@
  * `openStore` all come through here.
  */
 import type { HttpClient, TlsSettings } from '../http/client.js';
+import type { EndpointProxy } from '../http/proxy.js';
 import { LIMITS } from '../defaults.js';
 import { registryHost } from '../oci/reference.js';
 import { Authenticator } from './auth/authenticator.js';
@@ -30,6 +31,8 @@ export interface RegistryConnection {
   connections: number;
   requestsPerSecond?: number;
   chunkSize?: number;
+  /** The registry's own proxy (or false: direct); default the run's (environment, http.proxy). */
+  proxy?: EndpointProxy;
 }
 
 /** Registry clients of one run: one HTTP client, authenticators shared per origin and credentials. */
@@ -40,7 +43,8 @@ export class RegistryConnector {
 
   client(c: RegistryConnection): RegistryClient {
     const host = registryHost(c.registry);
-    const endpoint = this.http.endpoint({ tls: c.tls, connections: c.connections, requestsPerSecond: c.requestsPerSecond });
+    // Token services go through this endpoint too: the same TLS settings and proxy.
+    const endpoint = this.http.endpoint({ tls: c.tls, connections: c.connections, requestsPerSecond: c.requestsPerSecond, proxy: c.proxy });
     const origin = `${c.plainHttp ? 'http' : 'https'}://${host}`;
     const authKey = JSON.stringify([origin, c.auth ?? null]);
     let auth = this.authenticators.get(authKey);

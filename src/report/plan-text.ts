@@ -20,7 +20,8 @@ export function formatPlan(result: RunResult): string {
   lines.push(result.interrupted ? `Plan${of} (interrupted; incomplete). Nothing was written.` : `Plan${of}. Nothing was written.`, '');
   if (groups.length === 0) {
     lines.push('No chart versions in any source.');
-    return lines.join('\n') + '\n';
+    lines.push(...networkLines(result));
+    return redact(lines.join('\n')) + '\n';
   }
   const unknownSizes = result.items.filter((i) => i.status === 'planned' && i.archiveSize === undefined).length;
   const bytes = (s: Summary, items: readonly ItemResult[]) => {
@@ -54,7 +55,16 @@ export function formatPlan(result: RunResult): string {
       for (const w of i.warnings ?? []) lines.push(`      warning: ${cell(w)}`);
     });
   }
+  lines.push(...networkLines(result));
   return redact(lines.join('\n')) + '\n';
+}
+
+/** With a proxy configured: how each host the plan talked to is reached, through which proxy or direct, and why. */
+function networkLines(result: RunResult): string[] {
+  if (!result.routes?.length) return [];
+  const routes = [...result.routes].sort((a, b) => (a.origin < b.origin ? -1 : a.origin > b.origin ? 1 : 0));
+  const rows = routes.map((r) => ['  ' + cell(r.origin), r.proxy ? `via proxy ${cell(r.proxy)}` : 'direct', `(${cell(r.reason)})`]);
+  return ['', 'Network (how each host is reached):', ...table(rows, new Set())];
 }
 
 function size(i: ItemResult): string {

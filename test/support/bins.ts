@@ -17,6 +17,7 @@ const DEBIAN_PACKAGES: Record<string, string> = {
   umoci: 'umoci',
   'prometheus-pushgateway': 'prometheus-pushgateway',
   promtool: 'prometheus',
+  tinyproxy: 'tinyproxy',
 };
 
 const found = new Map<string, string | undefined>();

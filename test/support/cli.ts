@@ -7,14 +7,23 @@ import { REPO_ROOT } from './helm.js';
 /** The built CLI (the vitest global setup rebuilds dist/ when src/ changed: test/support/build.ts). */
 export const CLI = join(REPO_ROOT, 'dist', 'cli', 'main.js');
 
-/** Run `chartmirror ...args` as a user would: a separate process, no terminal. */
+/** The proxy variables chartmirror reads: a test that wants a proxy sets them itself, never the developer's shell. */
+const PROXY_VARIABLES = ['HTTPS_PROXY', 'https_proxy', 'HTTP_PROXY', 'http_proxy', 'NO_PROXY', 'no_proxy'];
+
+function withoutProxies(env: NodeJS.ProcessEnv): NodeJS.ProcessEnv {
+  const out = { ...env };
+  for (const k of PROXY_VARIABLES) delete out[k];
+  return out;
+}
+
+/** Run `chartmirror ...args` as a user would: a separate process, no terminal, no proxy unless `env` names one. */
 export function chartmirror(
   args: string[],
   opts: { cwd?: string; env?: Record<string, string>; timeoutMs?: number } = {},
 ): Promise<RunResult> {
   return run(process.execPath, [CLI, ...args], {
     cwd: opts.cwd,
-    env: { ...process.env, NO_COLOR: '1', ...opts.env },
+    env: { ...withoutProxies(process.env), NO_COLOR: '1', ...opts.env },
     timeoutMs: opts.timeoutMs ?? 120_000,
   });
 }

@@ -35,7 +35,10 @@ export interface RunningPushgateway {
  * memory only (`--persistence.file=`: Debian's default would write /var/lib). With `basicAuth`,
  * a web config file makes every endpoint ask for that user (bcrypt, as exporter-toolkit wants).
  */
-export async function startPushgateway(opts: { basicAuth?: { username: string; password: string } } = {}): Promise<RunningPushgateway> {
+export async function startPushgateway(
+  opts: { basicAuth?: { username: string; password: string }; address?: string; hostName?: string } = {},
+): Promise<RunningPushgateway> {
+  const address = opts.address ?? '127.0.0.1';
   const bin = requireBinary('prometheus-pushgateway');
   if (!bin) throw new Error('prometheus-pushgateway is not installed (Debian package prometheus-pushgateway); guard the test with haveBinaries()');
   const dir = await tmpDir('pushgateway-');
@@ -49,14 +52,14 @@ export async function startPushgateway(opts: { basicAuth?: { username: string; p
   let daemon: Daemon | undefined;
   let port = 0;
   for (let attempt = 1; ; attempt++) {
-    port = await freePort();
+    port = await freePort(address);
     await writeFile(logFile, '');
-    daemon = startDaemon(bin, [...args, `--web.listen-address=127.0.0.1:${port}`], { cwd: dir, stdoutFile: logFile, stderrFile: logFile });
+    daemon = startDaemon(bin, [...args, `--web.listen-address=${address}:${port}`], { cwd: dir, stdoutFile: logFile, stderrFile: logFile });
     try {
       await waitUntilReady(
         `prometheus-pushgateway on port ${port}`,
         async () => {
-          const status = await probe(`http://127.0.0.1:${port}/-/ready`);
+          const status = await probe(`http://${address}:${port}/-/ready`);
           return status === 200 || (opts.basicAuth !== undefined && status === 401);
         },
         { daemon, logs: () => tail(logFile, 30) },
@@ -68,7 +71,7 @@ export async function startPushgateway(opts: { basicAuth?: { username: string; p
       throw e;
     }
   }
-  const host = `127.0.0.1:${port}`;
+  const host = `${opts.hostName ?? address}:${port}`;
   const url = `http://${host}`;
   const running: RunningPushgateway = {
     url,

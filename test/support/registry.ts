@@ -54,6 +54,10 @@ export interface StartRegistryOptions {
   users?: Record<string, string>;             // default { pusher: 'secret-pw' }
   /** Token lifetime in seconds (default 300). The registry rejects a token exactly this long after issue. */
   tokenExpiresIn?: number;
+  /** Listen here under this name (the certificate names it; the token realm uses it), e.g. 127.0.0.3 as
+   *  registry.chartmirror.test (hosts.ts): a name that a proxy does not exempt as loopback. */
+  address?: string;
+  hostName?: string;
 }
 
 const DEFAULT_USERS = { pusher: 'secret-pw' };
@@ -70,8 +74,8 @@ export async function startRegistry(opts: StartRegistryOptions = {}): Promise<Ru
   if (!bin) throw new Error('docker-registry is not installed (Debian package docker-registry); guard the test with haveBinaries()');
   const auth = opts.auth ?? 'none';
   const users = opts.users ?? DEFAULT_USERS;
-  let address = '127.0.0.1';
-  let hostName = '127.0.0.1';
+  let address = opts.address ?? '127.0.0.1';
+  let hostName = opts.hostName ?? address;
   const dir = await tmpDir('registry-');
   const storageDir = join(dir, 'storage');
   await mkdir(storageDir);
@@ -79,12 +83,14 @@ export async function startRegistry(opts: StartRegistryOptions = {}): Promise<Ru
   let tls: { certFile: string; keyFile: string; caFile: string } | undefined;
   if (opts.tls) {
     const ca = await makeCA(join(dir, 'pki'), 'chartmirror-registry-ca');
-    const named = await loopbackHostname();
-    if (named) {
-      hostName = named.name;
-      address = named.address;
-    } else {
-      noticeOnce('no machine hostname resolves to a loopback address: the TLS registry is at 127.0.0.1, where Helm 3 speaks plain HTTP');
+    if (!opts.hostName) {
+      const named = await loopbackHostname();
+      if (named) {
+        hostName = named.name;
+        address = named.address;
+      } else {
+        noticeOnce('no machine hostname resolves to a loopback address: the TLS registry is at 127.0.0.1, where Helm 3 speaks plain HTTP');
+      }
     }
     const cert = await makeCert(ca, { name: 'registry', hosts: [...new Set([hostName, address, '127.0.0.1', 'localhost'])] });
     tls = { ...cert, caFile: ca.certFile };

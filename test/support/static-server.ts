@@ -29,11 +29,15 @@ export interface StaticServerOptions {
   /** Serve .tgz files with `Content-Encoding: gzip` added (the bytes are the .tgz as is, as a misconfigured
    *  server or object store does), and compress text (index.yaml) on the fly for clients that accept gzip. */
   gzip?: boolean;
+  /** Where to listen (default 127.0.0.1), and the name in `url` and `host` (default: the address),
+   *  e.g. 127.0.0.2 as charts.chartmirror.test (hosts.ts), a name a proxy does not exempt. */
+  address?: string;
+  hostName?: string;
 }
 
 export interface StaticServer {
   url: string;   // 'http://127.0.0.1:<port>' or https, no trailing slash
-  host: string;  // '127.0.0.1:<port>'
+  host: string;  // '127.0.0.1:<port>' (or '<hostName>:<port>')
   configFile: string;
   errorLogFile: string;
   accessLogFile: string;
@@ -66,7 +70,7 @@ export async function startStaticServer(opts: StaticServerOptions): Promise<Stat
   let daemon: Daemon | undefined;
   let port = 0;
   for (let attempt = 1; ; attempt++) {
-    port = await freePort();
+    port = await freePort(opts.address);
     await writeFile(configFile, nginxConfig({ dir, port, opts, htpasswd, errorLogFile, accessLogFile }));
     await writeFile(accessLogFile, '');
     await writeFile(errorLogFile, '');
@@ -87,7 +91,7 @@ export async function startStaticServer(opts: StaticServerOptions): Promise<Stat
       throw e;
     }
   }
-  const host = `127.0.0.1:${port}`;
+  const host = `${opts.hostName ?? opts.address ?? '127.0.0.1'}:${port}`;
   let offset = (await readFile(accessLogFile, 'utf8')).length;
   return {
     url: `${scheme}://${host}`,
@@ -159,7 +163,7 @@ function nginxConfig(o: {
       ? ['  gzip on;', '  gzip_min_length 1;', '  gzip_types text/plain application/x-yaml application/json;', '  gzip_vary on;']
       : []),
     '  server {',
-    `    listen 127.0.0.1:${port}${opts.tls ? ' ssl' : ''};`,
+    `    listen ${opts.address ?? '127.0.0.1'}:${port}${opts.tls ? ' ssl' : ''};`,
     '    server_name localhost;',
     `    root ${opts.root};`,
     ...(opts.tls

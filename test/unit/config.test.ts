@@ -52,6 +52,27 @@ describe('config', () => {
     expect(problem(minimal + 'limits: {inFlight: 10}\n')).toMatch(/limits\.inFlight: must be at least 1KiB/);
   });
 
+  it('proxies: http.proxy key by key, proxy per source, target and registry, URLs checked, passwords secret', async () => {
+    const cfg = load(
+      minimal.replace('    url: https://charts.example.com/sub\n', '    url: https://charts.example.com/sub\n    proxy: false\n') +
+        'http: {proxy: {https: "http://mirror:${PROXY_PW}@proxy.corp:3128", noProxy: ".corp.example, 10.0.0.0/8"}}\n' +
+        'registries: {docker.io: {proxy: "egress:3128"}}\n',
+      { PROXY_PW: 'Cfg-Proxy-pw-3318' },
+    );
+    expect(cfg.proxy).toEqual({ https: 'http://mirror:Cfg-Proxy-pw-3318@proxy.corp:3128', noProxy: ['.corp.example, 10.0.0.0/8'] });
+    expect(cfg.sources[0]!.proxy).toEqual({ url: false, from: 'sources.example.proxy' });
+    expect(cfg.targets[0]!.proxy).toBeUndefined();
+    expect(cfg.registries.get('docker.io')!.proxy).toEqual({ url: 'egress:3128', from: 'registries.docker.io.proxy' });
+    expect(redact('proxy http://x:Cfg-Proxy-pw-3318@p')).not.toContain('Cfg-Proxy-pw-3318');
+    expect(load(minimal + 'http: {proxy: {http: false, noProxy: [a.example, b.example]}}\n').proxy).toEqual({ http: false, noProxy: ['a.example', 'b.example'] });
+    // The hash of a plan does not depend on how hosts are reached.
+    const { configHash } = await import('../../src/pipeline/plan.js');
+    expect(configHash(cfg)).toBe(configHash(load(minimal)));
+    expect(problem(minimal + 'http: {proxy: {https: "socks5://proxy:1080"}}\n')).toBe('http.proxy.https: socks5:// proxies are not supported (use an http:// or https:// proxy)');
+    expect(problem(minimal.replace('    plainHttp: true\n', '    plainHttp: true\n    proxy: "ftp://x"\n'))).toBe('targets[0].proxy: ftp:// proxies are not supported (use an http:// or https:// proxy)');
+    expect(problem(minimal + 'http: {proxy: {https: true}}\n')).toMatch(/^http\.proxy\.https: /);
+  });
+
   it('normalises the documented example', () => {
     const c = load(minimal);
     expect(c.sources[0]).toMatchObject({ name: 'example', url: 'https://charts.example.com/sub', passCredentials: false, targets: ['registry', 'disk'] });
