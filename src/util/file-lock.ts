@@ -12,7 +12,7 @@
  * it holds it, and checks that it still holds it before it commits (`assertHeld`).
  */
 import { randomBytes } from 'node:crypto';
-import { link, open, readFile, rename, stat, unlink, utimes } from 'node:fs/promises';
+import { link, readFile, rename, stat, unlink, utimes, writeFile } from 'node:fs/promises';
 import { LIMITS } from '../defaults.js';
 import { ChartMirrorError, type ErrorCode } from '../errors.js';
 import { describeHolder, goneOnThisHost, newHolder, parseHolder, type LockHolder } from '../state/holder.js';
@@ -51,12 +51,13 @@ export async function withFileLock<T>(lockPath: string, fn: (lock: HeldLock) => 
   const deadline = Date.now() + (opts.timeoutMs ?? 2 * staleMs);
   const holder = newHolder();
   const body = `${JSON.stringify(holder)}\n`;
+  const fail = ioError(opts);
   for (let attempt = 0; ; attempt++) {
-    if (await createExclusive(lockPath, body, opts)) break;
-    const seen = await readLock(lockPath, opts);
+    if (await createLockFile(lockPath, body, fail)) break;
+    const seen = await readLockFile(lockPath, fail);
     if (seen === 'gone') continue; // released between our attempt and our look
     if (isStale(seen, staleMs)) {
-      await takeOver(lockPath, seen.text);
+      await takeOverLockFile(lockPath, seen.text);
       continue;
     }
     if (Date.now() > deadline) {
@@ -75,7 +76,7 @@ export async function withFileLock<T>(lockPath: string, fn: (lock: HeldLock) => 
   touch.unref();
   const lock: HeldLock = {
     async assertHeld() {
-      const now = await readLock(lockPath, opts);
+      const now = await readLockFile(lockPath, fail);
       if (now === 'gone' || now.holder?.token !== holder.token) {
         throw new ChartMirrorError('LOCKED', `${opts.what}: this process held the lock too long and another took it over; nothing was written`, { retryable: true });
       }
@@ -86,7 +87,7 @@ export async function withFileLock<T>(lockPath: string, fn: (lock: HeldLock) => 
   } finally {
     clearInterval(touch);
     heldHere.delete(holder.token);
-    const now = await readLock(lockPath, opts).catch(() => 'gone' as const);
+    const now = await readLockFile(lockPath, fail).catch(() => 'gone' as const);
     if (now !== 'gone' && now.holder?.token === holder.token) await unlink(lockPath).catch(() => undefined);
   }
 }
@@ -96,30 +97,41 @@ function pause(attempt: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms));
 }
 
-async function createExclusive(path: string, body: string, opts: FileLockOptions): Promise<boolean> {
-  let fh;
-  try {
-    fh = await open(path, 'wx');
-  } catch (e) {
-    if ((e as NodeJS.ErrnoException).code === 'EEXIST') return false;
-    throw new ChartMirrorError(opts.ioErrorCode ?? 'LAYOUT', `${opts.what}: cannot create the lock ${path} (${(e as NodeJS.ErrnoException).code ?? e})`);
-  }
-  try {
-    // No fsync: the lock only matters while its holder runs; a crash leaves a stale lock, taken over.
-    await fh.writeFile(body);
-  } finally {
-    await fh.close();
-  }
-  return true;
+/** How a lock file's I/O failure is reported: the message names what is locked, the code is the caller's. */
+export type LockIoError = (action: 'create' | 'read', path: string, e: unknown) => ChartMirrorError;
+
+function ioError(opts: FileLockOptions): LockIoError {
+  return (action, path, e) =>
+    new ChartMirrorError(opts.ioErrorCode ?? 'LAYOUT', `${opts.what}: cannot ${action} the lock ${path} (${(e as NodeJS.ErrnoException).code ?? e})`);
 }
 
-interface SeenLock {
+/**
+ * Create a lock file whole or not at all: the holder goes into a temp file that is then
+ * hard-linked to the lock's name (link fails when the name exists), so nobody ever reads a lock
+ * that is still being written. No fsync: a lock matters only while its holder runs.
+ */
+export async function createLockFile(path: string, body: string, fail: LockIoError): Promise<boolean> {
+  const tmp = `${path}.${randomBytes(6).toString('hex')}.tmp`;
+  try {
+    await writeFile(tmp, body, { flag: 'wx' });
+    await link(tmp, path);
+    return true;
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === 'EEXIST') return false;
+    throw fail('create', path, e);
+  } finally {
+    await unlink(tmp).catch(() => undefined);
+  }
+}
+
+export interface SeenLock {
   text: string;
   holder?: LockHolder;
   mtimeMs: number;
 }
 
-async function readLock(path: string, opts: FileLockOptions): Promise<SeenLock | 'gone'> {
+/** A lock file as it is now, or 'gone'; a holder that cannot be read is undefined (not ours, or damaged). */
+export async function readLockFile(path: string, fail: LockIoError): Promise<SeenLock | 'gone'> {
   try {
     const [st, buf] = await Promise.all([stat(path), readFile(path)]);
     const text = buf.subarray(0, LIMITS.lockFileBytes).toString('utf8');
@@ -127,12 +139,12 @@ async function readLock(path: string, opts: FileLockOptions): Promise<SeenLock |
     try {
       holder = parseHolder(JSON.parse(text));
     } catch {
-      holder = undefined; // created, not yet written (or its holder died right then)
+      holder = undefined;
     }
     return { text, holder, mtimeMs: st.mtimeMs };
   } catch (e) {
     if ((e as NodeJS.ErrnoException).code === 'ENOENT') return 'gone';
-    throw new ChartMirrorError(opts.ioErrorCode ?? 'LAYOUT', `${opts.what}: cannot read the lock ${path} (${(e as NodeJS.ErrnoException).code ?? e})`);
+    throw fail('read', path, e);
   }
 }
 
@@ -145,18 +157,23 @@ export function isStale(seen: { holder?: LockHolder; mtimeMs: number }, staleMs:
 }
 
 /**
- * Move a stale lock out of the way. Only one waiter's rename succeeds; if what it moved is not
- * what it judged stale (a new holder came in between), the lock is put back.
+ * Move a stale lock out of the way. Only one taker's rename succeeds; if what it moved is not
+ * what it judged stale (a new holder came in between), the lock is put back. True when taken.
  */
-async function takeOver(path: string, judged: string): Promise<void> {
+export async function takeOverLockFile(path: string, judged: string): Promise<boolean> {
   const aside = `${path}.stale-${randomBytes(6).toString('hex')}`;
   try {
     await rename(path, aside);
   } catch (e) {
-    if ((e as NodeJS.ErrnoException).code === 'ENOENT') return;
+    if ((e as NodeJS.ErrnoException).code === 'ENOENT') return false;
     throw e;
   }
   const moved = await readFile(aside, 'utf8').catch(() => '');
-  if (moved.slice(0, LIMITS.lockFileBytes) !== judged) await link(aside, path).catch(() => undefined);
+  if (moved.slice(0, LIMITS.lockFileBytes) !== judged) {
+    await link(aside, path).catch(() => undefined);
+    await unlink(aside).catch(() => undefined);
+    return false;
+  }
   await unlink(aside).catch(() => undefined);
+  return true;
 }
