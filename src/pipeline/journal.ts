@@ -31,6 +31,8 @@ const FILE = 'journal.jsonl';
 export const JOURNAL_LOCK_FILE = 'journal.jsonl.lock';
 /** fsync at most this often; every line is written at once, so a SIGKILL loses nothing written. */
 const SYNC_INTERVAL_MS = 200;
+/** An append follows the journal to a new file at most this often in one write (compactions are rare). */
+const MAX_REWRITES = 5;
 
 /**
  * Crash-safe record of what each target has confirmed. One JSON line per confirmation, appended
@@ -39,12 +41,14 @@ const SYNC_INTERVAL_MS = 200;
  * past the number of live entries.
  *
  * Several processes may write one journal (library callers, runs that share a state directory
- * without the run lock): every append and every compaction happens under `journal.jsonl.lock`.
- * Compaction re-reads the file there and rewrites it from what is on disk (so lines others
- * appended since this process read it are kept) and renames it into place; an appender, under
- * the same lock, first checks that its file handle is still the file at the path (a compaction
- * replaced it otherwise, and it opens the new one), so no line is written to a file that has
- * already been replaced.
+ * without the run lock). Appends take no lock: each batch is one O_APPEND write (whole with
+ * respect to other appends on a local file system), after which the appender checks that its
+ * handle is still the file at the path; if a compaction replaced it meanwhile, it writes the
+ * batch again into the new file (a duplicate line is harmless). Compactions take
+ * `journal.jsonl.lock` (one at a time), rewrite the file from what is on disk, rename it into
+ * place, and then copy into the new file every whole line that reached the old one after they
+ * read it. An appender whose check came before the rename wrote before the rename, so that copy
+ * has its line; one whose check came after writes again: no line is lost either way.
  */
 export class Journal {
   private readonly entries = new Map<string, JournalEntry>();
@@ -59,6 +63,8 @@ export class Journal {
   private queuedDone: Promise<void> | undefined;
   /** The last append (settled, never rejecting): the next one starts after it. */
   private appending: Promise<void> = Promise.resolve();
+  /** The size of the file our handle is on after our last write (its last byte is then ours, a newline). */
+  private endOfOurWrite = -1;
   private lines = 0;
   ignoredLines = 0;
 
@@ -139,29 +145,58 @@ export class Journal {
   }
 
   /**
-   * Rewrite the file with one line per live entry, from the file as it is now (under the lock,
-   * so no other writer appends meanwhile and none of their lines is lost), unless it no longer
-   * needs it. Returns the number of entries it holds.
+   * Rewrite the file with one line per live entry, from the file as it is now (under the lock, so
+   * no other compaction runs meanwhile), unless it no longer needs it. Lines appended while it
+   * works are carried into the new file (see the class comment). Returns the number of entries.
    */
   async compact(opts: { force?: boolean } = {}): Promise<number> {
     if (this.memory || this.readOnly) return this.entries.size;
     await mkdir(this.dir, { recursive: true });
     return this.locked(async () => {
-      const text = await readFile(this.path, 'utf8').catch((e: NodeJS.ErrnoException) => {
-        if (e.code === 'ENOENT') return '';
+      const old = await open(this.path, 'r').catch((e: NodeJS.ErrnoException) => {
+        if (e.code === 'ENOENT') return undefined;
         throw new ChartMirrorError('CONFIG', `state ${this.path}: cannot read journal (${e.code})`);
       });
-      const now = new Map<string, JournalEntry>();
-      const { lines, ignored } = parseLines(text, (k, e) => now.set(k, e));
-      for (const [k, e] of now) this.entries.set(k, e);
-      if (opts.force || ignored > 0 || lines > 2 * now.size + 1000) {
+      try {
+        const bytes = old ? await old.readFile() : Buffer.alloc(0);
+        // Only whole lines: a line being appended right now is read again with the tail below.
+        const read = bytes.lastIndexOf(0x0a) + 1;
+        const now = new Map<string, JournalEntry>();
+        const { lines, ignored } = parseLines(bytes.subarray(0, read).toString('utf8'), (k, e) => now.set(k, e));
+        for (const [k, e] of now) this.entries.set(k, e);
+        this.ignoredLines = 0;
+        // A piece after the last newline: a line torn by a crash, or one being appended now (which
+        // its writer completes, and the tail below then carries over).
+        const partial = read < bytes.length;
+        if (!(opts.force || ignored > 0 || partial || lines > 2 * now.size + 1000)) {
+          this.lines = lines;
+          return now.size;
+        }
         await writeFileAtomic(this.path, [...now].map(([k, e]) => line(k, e)).join(''));
         this.lines = now.size;
-      } else {
-        this.lines = lines;
+        if (!old) return now.size;
+        // What reached the old file after it was read: its well-formed lines go into the new one
+        // (a torn piece is left behind).
+        const tail = await readFrom(old, read);
+        const moved: string[] = [];
+        parseLines(tail.subarray(0, tail.lastIndexOf(0x0a) + 1).toString('utf8'), (k, e) => {
+          now.set(k, e);
+          this.entries.set(k, e);
+          moved.push(line(k, e));
+        });
+        if (moved.length > 0) {
+          const fh = await open(this.path, 'a');
+          try {
+            await fh.write(moved.join(''));
+          } finally {
+            await fh.close();
+          }
+          this.lines += moved.length;
+        }
+        return now.size;
+      } finally {
+        await old?.close();
       }
-      this.ignoredLines = 0;
-      return now.size;
     });
   }
 
@@ -209,7 +244,7 @@ export class Journal {
 
   /**
    * Group append: lines recorded while a write is in flight go together in the next one (one
-   * lock, one write() for many confirmations).
+   * write() for many confirmations).
    */
   private append(text: string): Promise<void> {
     this.queued += text;
@@ -218,32 +253,37 @@ export class Journal {
         const batch = this.queued;
         this.queued = '';
         this.queuedDone = undefined;
-        return this.locked(() => this.writeLines(batch));
+        return this.writeLines(batch);
       });
       this.appending = this.queuedDone.catch(() => undefined);
     }
     return this.queuedDone;
   }
 
-  /** Under the lock: make sure the handle is the file at the path, end a torn line, write. */
+  /**
+   * One write at the end of the file (a line of its own, after a line torn by a crash), then make
+   * sure the file written is still the journal: a compaction that replaced it meanwhile has not
+   * seen these lines, so they go into the file now at the path too.
+   */
   private async writeLines(text: string): Promise<void> {
-    let mine = await this.fh!.stat();
-    const there = await stat(this.path).catch(() => undefined);
-    if (!there || there.ino !== mine.ino || there.dev !== mine.dev) {
-      // Compacted (or removed) by another process since: this handle's file is not the journal
-      // any more (what was written to it is in the new one: compaction read it under this lock).
+    for (let attempt = 0; ; attempt++) {
+      const mine = await this.fh!.stat();
+      let prefix = '';
+      if (mine.size > 0 && mine.size !== this.endOfOurWrite) {
+        const last = Buffer.alloc(1);
+        await this.fh!.read(last, 0, 1, mine.size - 1);
+        if (last[0] !== 0x0a) prefix = '\n';
+      }
+      const data = Buffer.from(prefix + text);
+      await this.fh!.write(data);
+      this.endOfOurWrite = mine.size + data.length;
+      const there = await stat(this.path).catch(() => undefined);
+      if (there && there.ino === mine.ino && there.dev === mine.dev) return;
+      if (attempt >= MAX_REWRITES) throw new Error(`the journal was replaced ${MAX_REWRITES} times while a line was written`);
       await this.fh!.close().catch(() => undefined);
       this.fh = await open(this.path, 'a+');
-      mine = await this.fh.stat();
+      this.endOfOurWrite = -1;
     }
-    let prefix = '';
-    if (mine.size > 0) {
-      const last = Buffer.alloc(1);
-      await this.fh!.read(last, 0, 1, mine.size - 1);
-      // A line torn by a crash mid-write: ours starts on a line of its own.
-      if (last[0] !== 0x0a) prefix = '\n';
-    }
-    await this.fh!.write(prefix + text);
   }
 
   private async sync(): Promise<void> {
@@ -281,6 +321,15 @@ function parseLines(text: string, add: (key: string, entry: JournalEntry) => voi
     }
   }
   return { lines, ignored };
+}
+
+/** The rest of a file from `offset`. */
+async function readFrom(fh: FileHandle, offset: number): Promise<Buffer> {
+  const size = (await fh.stat()).size;
+  if (size <= offset) return Buffer.alloc(0);
+  const buf = Buffer.alloc(size - offset);
+  const { bytesRead } = await fh.read(buf, 0, buf.length, offset);
+  return buf.subarray(0, bytesRead);
 }
 
 function line(k: string, e: JournalEntry): string {

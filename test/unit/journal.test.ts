@@ -53,7 +53,7 @@ describe('journal', () => {
     await expect(readFile(join(dir, 'journal.jsonl'))).rejects.toThrow();
   });
 
-  it('loses no line another process appends while it compacts (both under journal.jsonl.lock)', async () => {
+  it('loses no line another process appends while it compacts (lock-free appends, each checked against the file at the path)', async () => {
     const dir = await tmpDir('journal-');
     const progress = join(dir, 'progress');
     const N = 2000;
