@@ -1,3 +1,4 @@
+import { fstatSync, readSync, statSync, writeSync } from 'node:fs';
 import { mkdir, open, readFile, stat, type FileHandle } from 'node:fs/promises';
 import { LIMITS } from '../defaults.js';
 import { join } from 'node:path';
@@ -264,20 +265,25 @@ export class Journal {
    * One write at the end of the file (a line of its own, after a line torn by a crash), then make
    * sure the file written is still the journal: a compaction that replaced it meanwhile has not
    * seen these lines, so they go into the file now at the path too.
+   *
+   * Synchronous calls: each is a few microseconds on a local file (the data goes to the page
+   * cache; fsync stays asynchronous), where the promise API costs about 100 µs of the main
+   * thread per call, a whole second over a run of 1,000 versions.
    */
   private async writeLines(text: string): Promise<void> {
     for (let attempt = 0; ; attempt++) {
-      const mine = await this.fh!.stat();
+      const fd = this.fh!.fd;
+      const mine = fstatSync(fd);
       let prefix = '';
       if (mine.size > 0 && mine.size !== this.endOfOurWrite) {
         const last = Buffer.alloc(1);
-        await this.fh!.read(last, 0, 1, mine.size - 1);
+        readSync(fd, last, 0, 1, mine.size - 1);
         if (last[0] !== 0x0a) prefix = '\n';
       }
       const data = Buffer.from(prefix + text);
-      await this.fh!.write(data);
+      writeSync(fd, data);
       this.endOfOurWrite = mine.size + data.length;
-      const there = await stat(this.path).catch(() => undefined);
+      const there = statSync(this.path, { throwIfNoEntry: false });
       if (there && there.ino === mine.ino && there.dev === mine.dev) return;
       if (attempt >= MAX_REWRITES) throw new Error(`the journal was replaced ${MAX_REWRITES} times while a line was written`);
       await this.fh!.close().catch(() => undefined);
