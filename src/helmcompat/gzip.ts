@@ -10,7 +10,7 @@
  * over once Go would read that far.
  */
 import type { Transform } from 'node:stream';
-import { crc32, createGunzip, createInflateRaw } from 'node:zlib';
+import { crc32, createGunzip, createInflateRaw, inflateRawSync } from 'node:zlib';
 
 /**
  * How reading failed. `header`: Go's own error (`gzip: invalid header`, `EOF`,
@@ -28,6 +28,8 @@ export class GzipError extends Error {
 
 const HIGH_WATER = 4 << 20;
 const SLICE = 64 << 10;
+/** Deflate data up to this size is inflated in one synchronous call when it can be. */
+const SYNC_INPUT_MAX = 1 << 20;
 
 function headerError(msg: string): GzipError {
   return new GzipError('header', msg);
@@ -85,7 +87,23 @@ export class GzipReader {
   /** Throws GzipError('header') where gzip.NewReader fails. */
   constructor(input: Uint8Array) {
     this.input = Buffer.from(input.buffer, input.byteOffset, input.byteLength);
-    this.start(createInflateRaw(), this.input.subarray(gzipHeaderEnd(this.input)));
+    const deflated = this.input.subarray(gzipHeaderEnd(this.input));
+    if (deflated.length <= SYNC_INPUT_MAX) {
+      // Most charts are small: inflate at once, without a stream (each stream step is a trip to
+      // the thread pool). Only a first member that inflates cleanly within HIGH_WATER is taken;
+      // anything else (damaged, truncated, larger) is read as a stream below, on demand, exactly
+      // as Go reads it. What lies past the first member is read as before (`fill`).
+      try {
+        const out = inflateRawSync(deflated, { maxOutputLength: HIGH_WATER });
+        if (out.length > 0) this.chunks.push(out);
+        this.have = this.delivered = out.length;
+        this.ended = true;
+        return;
+      } catch {
+        // fall through
+      }
+    }
+    this.start(createInflateRaw(), deflated);
   }
 
   private start(z: Transform, data: Buffer): void {
