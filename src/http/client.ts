@@ -313,15 +313,23 @@ export class Endpoint {
     // The whole request, body included, within http.timeouts.total: a server that drips one
     // byte a minute never trips the idle timeouts, and must not hold a run forever.
     const overall = new AbortController();
-    const timer = setTimeout(
-      () =>
-        overall.abort(
-          new ChartMirrorError('NETWORK', redact(`${req.method} ${displayUrl(req.url)}: not complete after ${formatMs(this.totalMs)} (http.timeouts.total)`), { host: u.host }),
-        ),
-      this.totalMs,
-    );
+    let timedOut = false;
+    const timer = setTimeout(() => {
+      timedOut = true;
+      overall.abort(new ChartMirrorError('NETWORK', redact(`${req.method} ${displayUrl(req.url)}: not complete after ${formatMs(this.totalMs)} (http.timeouts.total)`), { host: u.host }));
+    }, this.totalMs);
     timer.unref();
-    const signal = req.signal ? AbortSignal.any([req.signal, overall.signal]) : overall.signal;
+    // The caller's signal (an interrupt) aborts the request too: forwarded by hand, as
+    // AbortSignal.any costs more than the rest of a request's bookkeeping.
+    const outer = req.signal;
+    const forward = () => overall.abort(outer!.reason);
+    if (outer?.aborted) forward();
+    else outer?.addEventListener('abort', forward, { once: true });
+    const settle = () => {
+      clearTimeout(timer);
+      outer?.removeEventListener('abort', forward);
+    };
+    const signal = overall.signal;
     let res: Dispatcher.ResponseData;
     try {
       res = await (await this.client.dispatcher(this.settings, u.protocol, route.proxy)).request({
@@ -333,16 +341,16 @@ export class Endpoint {
         signal,
       });
     } catch (e) {
-      clearTimeout(timer);
+      settle();
       // A streamed body that failed its own checks (a source that lied) is that error, not a network one.
-      const own = overall.signal.aborted ? (overall.signal.reason as ChartMirrorError) : bodyError(e);
+      const own = timedOut ? (overall.signal.reason as ChartMirrorError) : bodyError(e);
       // Through a proxy, what the proxy said (a 407, a refused CONNECT) is about the proxy.
       const err = (!own && route.proxy ? proxyTransportError(e, route.proxy, req.method, req.url) : undefined) ?? transportError(own ?? e, req.method, req.url);
       // Neither our own body's failure nor our own abort (an interrupt) is something the host did.
-      if ((!own || overall.signal.aborted) && err.code !== 'ABORTED') observer?.request(u.host, 'error');
+      if ((!own || timedOut) && err.code !== 'ABORTED') observer?.request(u.host, 'error');
       throw err;
     }
-    res.body.once('close', () => clearTimeout(timer));
+    res.body.once('close', settle);
     observer?.request(u.host, res.statusCode);
     if (res.statusCode === 407 && route.proxy) {
       await res.body.dump().catch(() => undefined);
