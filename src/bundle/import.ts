@@ -26,7 +26,7 @@ export interface ImportOptions {
   /** `oci://host[:port][/path]`. */
   to: string;
   plainHttp: boolean;
-  /** CA bundle file(s) for the registry (replace the system roots, as Helm's --ca-file). */
+  /** CA bundle file(s) for the registry, trusted in addition to the default ones. */
   tlsCa?: string[];
   /** Explicit credentials; otherwise Helm's and Docker's config files, as sync. */
   credentials?: { username: string; password: string };

@@ -27,7 +27,7 @@ function importOptions<T>(y: Argv<T>) {
     .option('from', { type: 'string', demandOption: true, requiresArg: true, describe: 'The bundle: FILE.tar, its first part (FILE.tar.part-001) or DIR' })
     .option('to', { type: 'string', demandOption: true, requiresArg: true, describe: 'Registry and path: oci://host[:port]/path; charts land at <path>/<chart>:<tag>' })
     .option('plain-http', { type: 'boolean', default: false, describe: 'Talk HTTP, not HTTPS, to the registry' })
-    .option('tls-ca', { type: 'string', array: true, requiresArg: true, describe: 'CA certificate file(s) for the registry (replace the system roots)' })
+    .option('tls-ca', { type: 'string', array: true, requiresArg: true, describe: 'CA certificate file(s) for the registry (in addition to the system ones)' })
     .option('username', { alias: 'u', type: 'string', requiresArg: true, describe: 'Registry user (with --password-stdin); default: Helm and Docker credentials' })
     .option('password-stdin', { type: 'boolean', default: false, describe: 'Read the registry password from stdin' })
     .option('state', { type: 'string', default: DEFAULTS.stateDirName, requiresArg: true, describe: 'State directory: the journal and the far-side state file' })

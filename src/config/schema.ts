@@ -33,7 +33,7 @@ export const TlsSchema = z
       .union([nonEmpty, z.array(nonEmpty).min(1)])
       .optional()
       .describe(
-        "CA bundle file(s) trusted for this server instead of every other CA, as Helm's --ca-file: list the system bundle too if the server also needs it. Default: Node's roots, NODE_EXTRA_CA_CERTS and the system CA bundle, from SSL_CERT_FILE and SSL_CERT_DIR when set.",
+        "CA bundle file(s) trusted for this server in addition to the default ones (Node's roots, NODE_EXTRA_CA_CERTS and the system CA bundle, from SSL_CERT_FILE and SSL_CERT_DIR when set).",
       ),
     cert: nonEmpty.optional().describe('Client certificate (PEM) for mutual TLS; needs key.'),
     key: nonEmpty.optional().describe('Client private key (PEM) for mutual TLS; needs cert.'),

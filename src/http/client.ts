@@ -9,14 +9,14 @@ import { transportError, isRetryableStatus, proxyTransportError } from './errors
 import { ProxyPolicy, type EndpointProxy, type ProxyRoute, type ProxyTarget } from './proxy.js';
 import { parseRetryAfter, throttleDelay } from './retry.js';
 import { displayUrl, urlHost } from './redact-url.js';
-import { defaultTrust } from './trust.js';
+import { defaultCertificates, defaultTrust } from './trust.js';
 import { redact } from '../util/secrets.js';
 import { DEFAULTS } from '../defaults.js';
 
 export interface TlsSettings {
   /**
-   * CA bundle file(s); they replace every other trusted CA for this server (Node's roots, the
-   * system bundle, NODE_EXTRA_CA_CERTS), as Helm's caFile does.
+   * CA bundle file(s) trusted for this server in addition to the default ones (Node's roots,
+   * NODE_EXTRA_CA_CERTS, the system bundle).
    */
   ca?: string | string[];
   /** Client certificate and key files (mutual TLS). */
@@ -186,19 +186,19 @@ export class HttpClient {
   }
 
   /**
-   * Connect options for a TLS server: its `tls.ca` alone when given; else Node's default store
-   * plus the system's CA bundle, in one secure context that every connection shares.
+   * Connect options for a TLS server: Node's default store plus the system's CA bundle, and the
+   * server's `tls.ca` too when it has one, in one secure context that every connection shares
+   * (Node's `ca` option replaces its default store, so the union is passed whole).
    */
   private connectTls(tls: TlsFiles): Record<string, unknown> {
     const verify = tls.rejectUnauthorized === false ? { rejectUnauthorized: false } : {};
     const client = { ...(tls.cert ? { cert: tls.cert } : {}), ...(tls.key ? { key: tls.key } : {}) };
-    if (tls.ca) return { ca: tls.ca, ...client, ...verify };
     const trust = defaultTrust();
-    if (!trust.ca) return { ...client, ...verify };
-    const key = JSON.stringify([tls.certFile ?? null, tls.keyFile ?? null]);
+    if (!tls.ca && !trust.ca) return { ...client, ...verify };
+    const key = JSON.stringify([tls.caFiles ?? [], tls.certFile ?? null, tls.keyFile ?? null]);
     let ctx = this.secureContexts.get(key);
     if (!ctx) {
-      ctx = createSecureContext({ ca: trust.ca, ...client });
+      ctx = createSecureContext({ ca: [...defaultCertificates(), ...(tls.ca ?? [])], ...client });
       this.secureContexts.set(key, ctx);
     }
     return { secureContext: ctx, ...verify };
@@ -247,6 +247,7 @@ export class HttpClient {
 /** A server's TLS files, read when its endpoint is made. */
 interface TlsFiles {
   ca?: Buffer[];
+  caFiles?: string[];
   cert?: Buffer;
   key?: Buffer;
   certFile?: string;
@@ -268,6 +269,7 @@ function tlsFiles(tls: TlsSettings | undefined): TlsFiles {
   if (tls.ca) {
     const files = Array.isArray(tls.ca) ? tls.ca : [tls.ca];
     out.ca = files.map((f) => readPem(f, 'tls.ca'));
+    out.caFiles = files;
   }
   if (tls.cert) {
     out.cert = readPem(tls.cert, 'tls.cert');

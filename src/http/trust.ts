@@ -9,8 +9,9 @@
  * - every file of `SSL_CERT_DIR` (a colon-separated list) when set, else of Go's certificate
  *   directories, leaving out symlinks to files in the same directory (OpenSSL's hash links).
  *
- * With `tls.ca`, that bundle replaces all of this for its server, as Helm's `--ca-file` does
- * (Go's `tls.Config.RootCAs`: a pool of the file's certificates only).
+ * A server's `tls.ca` is trusted in addition to all of this (as Docker, containerd and
+ * containers/image add a registry's `ca.crt` to the system pool), so a registry with a
+ * private CA stays reachable through a TLS-inspecting proxy whose CA is in the system store.
  */
 import { X509Certificate } from 'node:crypto';
 import { readdirSync, readFileSync, readlinkSync } from 'node:fs';
@@ -101,7 +102,7 @@ export interface DefaultTrust {
   added: number;
 }
 
-let cached: { key: string; trust: DefaultTrust } | undefined;
+let cached: { key: string; trust: DefaultTrust; all: string[] } | undefined;
 
 /**
  * The CAs for a server without `tls.ca`. When the system store holds nothing that Node's
@@ -120,8 +121,14 @@ export function defaultTrust(env: NodeJS.ProcessEnv = process.env): DefaultTrust
     known.add(b);
     if (isCertificate(pem)) added.push(pem);
   }
-  const trust: DefaultTrust =
-    added.length === 0 ? { added: 0 } : { ca: [...rootCertificates, ...nodeExtra.filter(isCertificate), ...added], added: added.length };
-  cached = { key, trust };
+  const all = [...rootCertificates, ...nodeExtra.filter(isCertificate), ...added];
+  const trust: DefaultTrust = added.length === 0 ? { added: 0 } : { ca: all, added: added.length };
+  cached = { key, trust, all };
   return trust;
+}
+
+/** Every CA of the default trust (Node's roots, NODE_EXTRA_CA_CERTS, the system's): what a server's `tls.ca` adds to. */
+export function defaultCertificates(env: NodeJS.ProcessEnv = process.env): string[] {
+  defaultTrust(env);
+  return cached!.all;
 }

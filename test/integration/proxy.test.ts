@@ -194,12 +194,16 @@ describe.skipIf(!haveBinaries('tinyproxy', 'nginx', 'docker-registry', 'openssl'
     expect((await proxy.requests()).some((q) => q.method === 'CONNECT' && q.target === registry.host)).toBe(true);
   });
 
-  it("tls.ca replaces the trust store, as Helm's --ca-file does: the CA in SSL_CERT_FILE no longer counts", async () => {
+  it("tls.ca adds to the trust store, as Docker's certs.d does: an unrelated CA there takes nothing away, and the registry's CA there alone is enough", async () => {
     const other = await makeCA(join(work, 'other-ca'), 'unrelated-ca');
-    const r = await run('sync', { sources: [{ name: 'web', url: web.url }], targets: [target({ tls: { ca: other.certFile } })] }, { ...viaProxy(proxy.authUrl!), SSL_CERT_FILE: bundle });
-    expect(r.code, explain(r)).toBe(1);
-    expect(r.items).toHaveLength(charts.length);
-    for (const i of r.items) expect(i.code, i.reason ?? '').toBe('TLS');
+    // The registry's CA only in SSL_CERT_FILE, an unrelated one in tls.ca: still trusted.
+    const kept = await run('sync', { sources: [{ name: 'web', url: web.url }], targets: [target({ url: registry.oci('adds-system'), tls: { ca: other.certFile } })] }, { ...viaProxy(proxy.authUrl!), SSL_CERT_FILE: bundle });
+    expect(kept.code, explain(kept)).toBe(0);
+    expect(kept.items.map((i) => i.status)).toEqual(charts.map(() => 'pushed'));
+    // The registry's CA only in tls.ca, no system bundle at all: trusted too.
+    const own = await run('sync', { sources: [{ name: 'web', url: web.url }], targets: [target({ url: registry.oci('adds-own'), tls: { ca: [other.certFile, registry.caFile!] } })] }, { ...viaProxy(proxy.authUrl!), SSL_CERT_FILE: join(work, 'no-such-bundle.pem'), SSL_CERT_DIR: join(work, 'no-such-dir') });
+    expect(own.code, explain(own)).toBe(0);
+    expect(own.items.map((i) => i.status)).toEqual(charts.map(() => 'pushed'));
   });
 
   it('a wrong proxy password: one line that names the proxy, not the server, and no password', async () => {
